@@ -1,0 +1,124 @@
+"""The platform's exception tree: one root, two retry mixins, structured fields.
+
+Temporal decides retries from ``ApplicationError.non_retryable``; keeping the decision on
+the exception class (``Terminal`` / ``Transient``) means every adapter classifies a failure
+once, at the edge where it understands it, and the activity boundary only translates.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from temporalio.exceptions import ApplicationError
+
+
+class VscError(Exception):
+    """Root of every error the platform raises on purpose.
+
+    Args:
+        message: Human-readable text. Must never contain a secret.
+        **fields: Structured context (connection, table, column, ...) kept for logs and the UI.
+    """
+
+    def __init__(self, message: str, **fields: Any) -> None:
+        super().__init__(message)
+        self.message = message
+        self.fields = fields
+
+    @property
+    def type_name(self) -> str:
+        """Stable name used as ``ApplicationError.type``; tests and retry policies match on it."""
+        return type(self).__name__
+
+
+class Terminal:
+    """Mixin: retrying cannot help (bad input, auth failure, integrity failure)."""
+
+
+class Transient:
+    """Mixin: the same call may succeed later (network blip, server restarting)."""
+
+
+class InvalidInputError(VscError, Terminal):
+    """A workflow or activity input failed validation."""
+
+
+class ConnectionNotFoundError(VscError, Terminal):
+    """A connection name is not known to the worker that was asked to use it."""
+
+
+class TableNotFoundError(VscError, Terminal):
+    """A table does not exist in the connection's database."""
+
+
+class AuthenticationFailedError(VscError, Terminal):
+    """The database or API refused the credential."""
+
+
+class HostUnreachableError(VscError, Transient):
+    """The endpoint could not be reached; it may come back."""
+
+
+class TransientDatabaseError(VscError, Transient):
+    """A database error that a retry can clear (serialization failure, deadlock, reset)."""
+
+
+class DatabaseError(VscError, Terminal):
+    """A database error that a retry will not clear."""
+
+
+class ReadOnlyViolationError(VscError, Terminal):
+    """A statement that could write was sent through a read-only path."""
+
+
+class WriteNotGrantedError(VscError, Terminal):
+    """A load was attempted with a credential that was not explicitly granted write."""
+
+
+class SchemaMismatchError(VscError, Terminal):
+    """Source and destination schemas are incompatible."""
+
+
+class TransformError(VscError, Terminal):
+    """A declarative transform is invalid for the data it was given."""
+
+
+class BufferIntegrityError(VscError, Terminal):
+    """A buffer chunk failed authentication: tampered, truncated, swapped or rolled back."""
+
+
+class BufferExpiredError(VscError, Terminal):
+    """A buffer chunk is past its authenticated expiry time."""
+
+
+class BufferNotFoundError(VscError, Terminal):
+    """A buffer chunk is missing from the object store."""
+
+
+def to_application_error(exc: VscError) -> ApplicationError:
+    """Translate one of our errors into the Temporal failure the workflow sees.
+
+    Args:
+        exc: The error raised inside an activity.
+
+    Returns:
+        An ``ApplicationError`` whose ``type`` is the error class name and whose
+        ``non_retryable`` flag follows the ``Terminal`` mixin.
+    """
+    return ApplicationError(
+        exc.message,
+        {k: str(v) for k, v in exc.fields.items()},
+        type=exc.type_name,
+        non_retryable=isinstance(exc, Terminal),
+    )
+
+
+@contextmanager
+def activity_errors() -> Iterator[None]:
+    """Re-raise our errors as Temporal ``ApplicationError`` at the activity boundary."""
+    try:
+        yield
+    except VscError as exc:
+        raise to_application_error(exc) from None
