@@ -1,0 +1,72 @@
+"""Cloud-side bookkeeping activities: incremental cursors and the audit trail.
+
+They run on the cloud worker, which owns the metadata store; the agent never touches it.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from sqlalchemy import Engine
+from temporalio import activity
+
+from activities.errors import activity_errors
+from activities.metadata import AuditEvent, AuditWriter, get_sync_state, save_sync_state, tenant_session
+from activities.sync_steps import check_tenant
+from workflows import contracts as c
+
+
+class Bookkeeping:
+    """Activities over the metadata store; one instance per cloud worker."""
+
+    def __init__(self, *, engine: Engine) -> None:
+        self.engine = engine
+        self.audit = AuditWriter(engine)
+
+    @activity.defn(name=c.GET_SYNC_STATE)
+    def get_sync_state(self, key: c.SyncStateKey) -> c.SyncStateResult:
+        """The cursor saved by the last successful run of this pipeline's table."""
+        with activity_errors():
+            check_tenant(key.tenant)
+            with tenant_session(self.engine, key.tenant) as session:
+                state = get_sync_state(session, tenant_id=key.tenant, pipeline=key.pipeline, table=key.table)
+            return c.SyncStateResult(cursor=(state or {}).get("cursor"))
+
+    @activity.defn(name=c.SAVE_SYNC_STATE)
+    def save_sync_state(self, inp: c.SaveSyncStateInput) -> None:
+        """Persist a table's cursor after its data is committed at the destination."""
+        with activity_errors():
+            key = inp.key
+            check_tenant(key.tenant)
+            with tenant_session(self.engine, key.tenant) as session:
+                save_sync_state(
+                    session,
+                    tenant_id=key.tenant,
+                    pipeline=key.pipeline,
+                    table=key.table,
+                    cursor={"cursor": inp.cursor},
+                )
+                session.commit()
+
+    @activity.defn(name=c.RECORD_AUDIT)
+    def record_audit(self, inp: c.AuditInput) -> int:
+        """Append one event to the tenant's hash-chained audit trail; returns its sequence number."""
+        with activity_errors():
+            check_tenant(inp.tenant)
+            return self.audit.append(
+                inp.tenant,
+                AuditEvent(
+                    workflow_id=inp.workflow_id,
+                    run_id=inp.run_id,
+                    activity=inp.activity,
+                    action=inp.action,
+                    target=inp.target,
+                    rows=inp.rows,
+                    bytes=0,
+                    outcome=inp.outcome,
+                ),
+            )
+
+    def all(self) -> list[Any]:
+        """Every activity of this class, for ``Worker(activities=...)``."""
+        return [self.get_sync_state, self.save_sync_state, self.record_audit]

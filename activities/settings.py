@@ -1,0 +1,42 @@
+"""Settings pieces shared by the cloud worker and the agent: Temporal and buffer configuration.
+
+Each process has exactly one ``BaseSettings`` of its own (``workers.settings.CloudSettings``,
+``mini_connector.settings.AgentSettings``); these plain models are the parts they share.
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+from pathlib import Path
+from typing import Literal
+
+from pydantic import BaseModel, SecretStr
+
+
+class TemporalConfig(BaseModel):
+    """Where the Temporal frontend is."""
+
+    address: str = "127.0.0.1:7233"
+    namespace: str = "default"
+
+
+class BufferConfig(BaseModel):
+    """Where encrypted chunks go and how long they live."""
+
+    backend: Literal["directory", "s3"] = "directory"
+    directory: Path = Path(".vsc/buffer")
+    s3_endpoint_url: str | None = None
+    s3_bucket: str = "vsc-buffer"
+    s3_region: str = "us-east-1"
+    s3_access_key_id: SecretStr | None = None
+    s3_secret_access_key: SecretStr | None = None
+    ttl_hours: float = 24.0
+    keyring_dir: Path = Path(".vsc/keys")
+    master_key: SecretStr | None = None
+    """Base64 of 32 bytes; in the local environment a keyfile is created when unset."""
+    master_keyfile: Path = Path(".vsc/master.key")
+
+    @property
+    def ttl(self) -> timedelta:
+        """Chunk lifetime."""
+        return timedelta(hours=self.ttl_hours)

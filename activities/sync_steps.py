@@ -1,0 +1,233 @@
+"""Table-moving activities: the streaming copy (3.1.1), extract-to-buffer and load-from-buffer (3.3.1).
+
+Every step is resumable and idempotent: progress is heartbeated after each committed batch
+(or chunk) and a retried attempt continues from the last heartbeat; loads are upserts, so a
+batch applied twice (a crash after commit, before the heartbeat) changes nothing.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import pyarrow as pa
+from temporalio import activity
+
+from activities.buffer import BufferStore
+from activities.connections import ConnectionRegistry
+from activities.errors import InvalidInputError, activity_errors
+from activities.fingerprints import fingerprint_batches
+from activities.sql import SqlConnector, open_connector
+from activities.transform import compile_transform
+from workflows import contracts as c
+from workflows.queues import parse_queue
+from workflows.types import TableSchema
+
+
+def resumed_progress() -> c.StepProgress | None:
+    """Progress heartbeated by an earlier attempt of this activity, if any."""
+    details = activity.info().heartbeat_details
+    if not details:
+        return None
+    return c.StepProgress.model_validate(details[0])
+
+
+def check_tenant(tenant: str) -> None:
+    """Refuse work addressed to another tenant than the queue this worker serves."""
+    own = parse_queue(activity.info().task_queue).tenant
+    if tenant != own:
+        raise InvalidInputError(
+            f"activity for tenant {tenant!r} arrived on a queue of tenant {own!r}", tenant=tenant
+        )
+
+
+def order_columns(schema: TableSchema, read: c.TableRead) -> list[str]:
+    """Keyset ordering: (cursor column, *key) for incremental reads, the key otherwise."""
+    if not schema.primary_key:
+        raise InvalidInputError(
+            f"table {schema.table!r} has no primary key; the platform needs one for resumable, "
+            "idempotent syncs",
+            table=schema.table,
+        )
+    key = list(schema.primary_key)
+    if read.incremental_column:
+        if schema.column(read.incremental_column) is None:
+            raise InvalidInputError(
+                f"incremental column {read.incremental_column!r} is not a column of {schema.table!r}",
+                table=schema.table,
+                column=read.incremental_column,
+            )
+        return [read.incremental_column, *key]
+    return key
+
+
+@dataclass
+class BatchStream:
+    """Reads one table slice in keyset order and keeps the progress counters up to date."""
+
+    source: SqlConnector
+    schema: TableSchema
+    read: c.TableRead
+    limits: c.BatchLimits
+    progress: c.StepProgress
+
+    def __iter__(self) -> Iterator[pa.RecordBatch]:
+        order_by = order_columns(self.schema, self.read)
+        started = time.monotonic()
+        rows_this_attempt = 0
+        batches = self.source.extract(
+            schema=self.schema,
+            order_by=order_by,
+            after=self.progress.after,
+            since=self.read.since,
+            since_column=self.read.incremental_column,
+            batch_rows=self.limits.batch_rows,
+        )
+        try:
+            for batch in batches:
+                if batch.num_rows == 0:
+                    continue
+                yield batch
+                position = self.source.position_of(batch, order_by)
+                rows_this_attempt += batch.num_rows
+                self.progress = self.progress.model_copy(
+                    update={
+                        "rows_read": self.progress.rows_read + batch.num_rows,
+                        "batches": self.progress.batches + 1,
+                        "after": tuple(position),
+                        "max_cursor": position[0] if self.read.incremental_column else None,
+                    }
+                )
+                if rows_this_attempt >= self.limits.max_rows or time.monotonic() - started > self.limits.max_seconds:
+                    return
+            self.progress = self.progress.model_copy(update={"done": True})
+        finally:
+            close = getattr(batches, "close", None)
+            if close is not None:
+                close()
+
+
+class SyncSteps:
+    """Activities that move table data; one instance per worker, holding its resources."""
+
+    def __init__(self, *, connections: Callable[[], ConnectionRegistry], buffer: BufferStore | None) -> None:
+        self.connections = connections
+        self.buffer = buffer
+
+    def _open(self, name: str) -> SqlConnector:
+        # The registry is looked up per call so credentials added while the worker runs are seen.
+        return open_connector(self.connections().get(name))
+
+    @activity.defn(name=c.COPY_TABLE)
+    def copy_table(self, inp: c.CopyTableInput) -> c.StepProgress:
+        """Stream one slice of a table from source to destination inside this process."""
+        with activity_errors():
+            check_tenant(inp.tenant)
+            progress = resumed_progress() or c.StepProgress(after=inp.read.after)
+            with self._open(inp.read.connection) as src, self._open(inp.destination_connection) as dst:
+                schema = src.table_schema(inp.read.table)
+                transform = compile_transform(inp.transform, schema) if inp.transform else None
+                out_schema = transform.output_schema if transform else schema
+                dst.ensure_table(out_schema, table=inp.destination_table)
+                stream = BatchStream(source=src, schema=schema, read=inp.read, limits=inp.limits, progress=progress)
+                written = progress.rows_written
+                for batch in stream:
+                    out = transform.apply(batch) if transform else batch
+                    written += dst.load(
+                        schema=out_schema, batch=out, key=out_schema.primary_key, table=inp.destination_table
+                    )
+                    # Heartbeat only after the batch is committed: a retry resumes after it.
+                    activity.heartbeat(stream.progress.model_copy(update={"rows_written": written}))
+                return stream.progress.model_copy(update={"rows_written": written})
+
+    @activity.defn(name=c.EXTRACT_TO_BUFFER)
+    def extract_to_buffer(self, inp: c.ExtractToBufferInput) -> c.ExtractToBufferResult:
+        """Extract one slice of a table into encrypted buffer chunks, one chunk per batch."""
+        with activity_errors():
+            check_tenant(inp.tenant)
+            buffer = self._require_buffer()
+            details = activity.info().heartbeat_details
+            resumed = c.ExtractToBufferResult.model_validate(details[0]) if details else None
+            progress = resumed.progress if resumed else c.StepProgress(after=inp.read.after)
+            chunks = resumed.buffer.chunks if resumed else ()
+            with self._open(inp.read.connection) as src:
+                schema = src.table_schema(inp.read.table)
+                writer = buffer.open_writer(
+                    tenant=inp.tenant,
+                    run_id=inp.run_id,
+                    table_schema=schema,
+                    start_seq=inp.start_seq + len(chunks),
+                )
+                stream = BatchStream(source=src, schema=schema, read=inp.read, limits=inp.limits, progress=progress)
+                for batch in stream:
+                    chunks = (*chunks, writer.write(batch))
+                    ref = writer.finish().model_copy(update={"chunks": chunks})
+                    activity.heartbeat(c.ExtractToBufferResult(buffer=ref, progress=stream.progress))
+                ref = writer.finish().model_copy(update={"chunks": chunks})
+                return c.ExtractToBufferResult(buffer=ref, progress=stream.progress)
+
+    @activity.defn(name=c.LOAD_FROM_BUFFER)
+    def load_from_buffer(self, inp: c.LoadFromBufferInput) -> c.LoadFromBufferResult:
+        """Decrypt buffered chunks, apply the transform and upsert them, one chunk per transaction."""
+        with activity_errors():
+            check_tenant(inp.tenant)
+            buffer = self._require_buffer()
+            details = activity.info().heartbeat_details
+            done = c.StepProgress.model_validate(details[0]) if details else c.StepProgress()
+            schema = inp.buffer.table_schema
+            transform = compile_transform(inp.transform, schema) if inp.transform else None
+            out_schema = transform.output_schema if transform else schema
+            with self._open(inp.destination_connection) as dst:
+                dst.ensure_table(out_schema, table=inp.destination_table)
+                rows_read, written = done.rows_read, done.rows_written
+                for chunk in inp.buffer.chunks[done.batches :]:
+                    table = buffer.read_chunk(inp.buffer, chunk, tenant=inp.tenant)
+                    for batch in table.to_batches():
+                        out = transform.apply(batch) if transform else batch
+                        written += dst.load(
+                            schema=out_schema, batch=out, key=out_schema.primary_key, table=inp.destination_table
+                        )
+                    rows_read += table.num_rows
+                    done = done.model_copy(
+                        update={"batches": done.batches + 1, "rows_read": rows_read, "rows_written": written}
+                    )
+                    activity.heartbeat(done)
+            return c.LoadFromBufferResult(rows_read=rows_read, rows_written=written, table_schema=out_schema)
+
+    @activity.defn(name=c.PURGE_BUFFER)
+    def purge_buffer(self, inp: c.PurgeBufferInput) -> int:
+        """Delete a run's chunks once loaded; the TTL sweeper catches anything this misses."""
+        with activity_errors():
+            check_tenant(inp.tenant)
+            return self._require_buffer().purge_run(tenant=inp.tenant, run_id=inp.run_id)
+
+    @activity.defn(name=c.FINGERPRINT_TABLE)
+    def fingerprint_table(self, inp: c.FingerprintInput) -> c.FingerprintResult:
+        """Row count and order-independent hash of a table, as the transform would write it."""
+        with activity_errors():
+            check_tenant(inp.tenant)
+            with self._open(inp.connection) as conn:
+                schema = conn.table_schema(inp.table)
+                transform = compile_transform(inp.transform, schema) if inp.transform else None
+                order_by = list(schema.primary_key) or [col.name for col in schema.columns]
+                batches: Iterator[pa.RecordBatch] = conn.extract(schema=schema, order_by=order_by)
+                if transform:
+                    batches = (transform.apply(b) for b in batches)
+                return c.FingerprintResult(fingerprint=fingerprint_batches(batches, heartbeat=activity.heartbeat))
+
+    def _require_buffer(self) -> BufferStore:
+        if self.buffer is None:
+            raise InvalidInputError("this worker has no buffer configured")
+        return self.buffer
+
+    def all(self) -> list[Any]:
+        """Every activity of this class, for ``Worker(activities=...)``."""
+        return [
+            self.copy_table,
+            self.extract_to_buffer,
+            self.load_from_buffer,
+            self.purge_buffer,
+            self.fingerprint_table,
+        ]

@@ -1,0 +1,40 @@
+"""Build the buffer store from configuration; the one place that picks a backend."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+
+import boto3
+
+from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend, S3Backend
+from activities.crypto import LocalKeyring, load_master_key
+from activities.settings import BufferConfig
+
+
+def build_backend(cfg: BufferConfig) -> ObjectBackend:
+    """The object store named by ``cfg``: a directory, or S3 through boto3."""
+    if cfg.backend == "directory":
+        return DirectoryBackend(cfg.directory)
+    client = boto3.client(
+        "s3",
+        endpoint_url=cfg.s3_endpoint_url,
+        region_name=cfg.s3_region,
+        aws_access_key_id=cfg.s3_access_key_id.get_secret_value() if cfg.s3_access_key_id else None,
+        aws_secret_access_key=cfg.s3_secret_access_key.get_secret_value() if cfg.s3_secret_access_key else None,
+    )
+    return S3Backend(client, cfg.s3_bucket)
+
+
+def build_buffer(
+    cfg: BufferConfig, *, on_integrity_failure: Callable[[str, Mapping[str, str]], None] | None = None
+) -> BufferStore:
+    """A buffer store with the local envelope keyring."""
+    master = load_master_key(
+        env_value=cfg.master_key.get_secret_value() if cfg.master_key else None, keyfile=cfg.master_keyfile
+    )
+    return BufferStore(
+        backend=build_backend(cfg),
+        keyring=LocalKeyring(cfg.keyring_dir, master),
+        ttl=cfg.ttl,
+        on_integrity_failure=on_integrity_failure,
+    )

@@ -1,0 +1,126 @@
+"""The ``vsc`` command line: run the embedded stack, start and follow workflows, run the demo."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import uuid
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from console_api.runs import follow_run, start_run, ui_link
+from infra import devstack
+from workflows.registry import WORKFLOW_BY_PATTERN
+
+app = typer.Typer(help="Van Sales Connector control plane.", no_args_is_help=True)
+console = Console()
+HOME = Path(".vsc")
+
+HomeOpt = Annotated[Path, typer.Option("--home", envvar="VSC_HOME", help="Where the stack keeps its state.")]
+
+
+@app.command()
+def up(home: HomeOpt = HOME) -> None:
+    """Start the embedded stack: Temporal dev server, cloud worker, agent worker."""
+    home.mkdir(parents=True, exist_ok=True)
+    for service in devstack.services(home):
+        with console.status(f"starting {service.name}..."):
+            try:
+                pid = devstack.start(home, service)
+            except devstack.StackError as exc:
+                console.print(f"[red]error:[/] {exc}")
+                raise typer.Exit(1) from None
+        console.print(f"[green]up[/] {service.name} (pid {pid})")
+    console.print(f"Temporal Web UI: http://127.0.0.1:{devstack.UI_PORT}  (stop everything with `vsc down`)")
+
+
+@app.command()
+def down(home: HomeOpt = HOME) -> None:
+    """Stop every process `vsc up` started (Temporal history is kept in .vsc/temporal.db)."""
+    for service in reversed(devstack.services(home)):
+        stopped = devstack.stop(home, service.name)
+        console.print(f"{'stopped' if stopped else 'not running'} {service.name}")
+
+
+@app.command()
+def status(home: HomeOpt = HOME) -> None:
+    """Show which stack processes are running."""
+    table = Table("service", "pid", "port", "state")
+    for service in devstack.services(home):
+        pid = devstack.running_pid(home, service.name)
+        port = "" if service.port is None else str(service.port)
+        state = "running" if pid else "stopped"
+        if pid and service.port is not None and not devstack.port_open(service.port):
+            state = "starting"
+        table.add_row(service.name, str(pid or ""), port, state)
+    console.print(table)
+
+
+@app.command()
+def run(
+    pattern: Annotated[str, typer.Argument(help=f"One of: {', '.join(WORKFLOW_BY_PATTERN)}")],
+    params: Annotated[Path, typer.Option("--params", exists=True, readable=True, help="JSON workflow input")],
+    tenant: Annotated[str, typer.Option(help="Tenant whose cloud queue runs the workflow")] = "demo",
+    address: Annotated[str, typer.Option(envvar="VSC_TEMPORAL__ADDRESS")] = "127.0.0.1:7233",
+) -> None:
+    """Start a pattern's workflow with the JSON in FILE and follow its progress."""
+    if pattern not in WORKFLOW_BY_PATTERN:
+        console.print(f"[red]error:[/] unknown pattern {pattern!r}; known: {', '.join(WORKFLOW_BY_PATTERN)}")
+        raise typer.Exit(2)
+    try:
+        body: dict[str, Any] = json.loads(params.read_text())
+    except json.JSONDecodeError as exc:
+        console.print(f"[red]error:[/] {params} is not valid JSON: {exc}")
+        raise typer.Exit(2) from None
+    workflow_id = f"{pattern}-{uuid.uuid4().hex[:12]}"
+
+    async def go() -> None:
+        handle = await start_run(
+            address=address, tenant=tenant, pattern=pattern, body=body, workflow_id=workflow_id
+        )
+        console.print(f"started {workflow_id}: {ui_link(handle.id, handle.result_run_id)}")
+        result = await follow_run(handle, console=console)
+        print_results(result.pattern, result.tables, link=ui_link(handle.id, handle.result_run_id))
+
+    try:
+        asyncio.run(go())
+    except RuntimeError as exc:
+        console.print(f"[red]error:[/] {exc}")
+        raise typer.Exit(1) from None
+
+
+def print_results(pattern: str, tables: Any, *, link: str) -> None:
+    """One line per table: counts and whether the fingerprints match."""
+    table = Table("pattern", "table", "rows read", "rows written", "source rows", "dest rows", "hash equal")
+    for t in tables:
+        table.add_row(
+            pattern,
+            f"{t.source_table} -> {t.destination_table}",
+            str(t.rows_read),
+            str(t.rows_written),
+            str(t.source.rows if t.source else "-"),
+            str(t.destination.rows if t.destination else "-"),
+            "[green]yes[/]" if t.verified else "[red]no[/]",
+        )
+    console.print(table)
+    console.print(f"  {link}")
+
+
+@app.command()
+def demo(
+    home: HomeOpt = HOME,
+    scale: Annotated[float, typer.Option(help="1.0 is about 100k order lines")] = 1.0,
+) -> None:
+    """Load the van-sales ERP into the 'on-premise' databases and sync it with both patterns."""
+    from console_api.demo import run_demo
+
+    ok = asyncio.run(run_demo(home=home, scale=scale, console=console))
+    raise typer.Exit(0 if ok else 1)
+
+
+if __name__ == "__main__":
+    app()

@@ -1,0 +1,121 @@
+"""``vsc demo``: the van-sales ERP synced with Patterns 3.1.1 and 3.3.1 on the embedded stack.
+
+The "on-premise" ERP lives in SQLite, MariaDB and PostgreSQL databases; 3.1.1 copies each of
+them into a local PostgreSQL warehouse on the agent, and 3.3.1 moves the PostgreSQL ERP to the
+"cloud" PostgreSQL through the encrypted buffer with a transform on the way.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from pathlib import Path
+from typing import Any
+
+import psycopg
+import pymysql
+from rich.console import Console
+
+from console_api.runs import follow_run, start_run, ui_link
+from infra.demo.load import create_and_load
+from infra.demo.vansales import TABLES
+
+PG = "postgresql://postgres@127.0.0.1:5432/{db}"
+MARIADB = "mysql://root@127.0.0.1:3306/{db}"
+ADDRESS = "127.0.0.1:7233"
+
+
+def _recreate_pg(db: str) -> None:
+    with psycopg.connect(PG.format(db="postgres"), autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{db}" WITH (FORCE)')
+        conn.execute(f'CREATE DATABASE "{db}"')
+
+
+def _recreate_mariadb(db: str) -> None:
+    conn = pymysql.connect(host="127.0.0.1", port=3306, user="root", password="")
+    try:
+        with conn.cursor() as cur:
+            cur.execute(f"DROP DATABASE IF EXISTS `{db}`")
+            cur.execute(f"CREATE DATABASE `{db}`")
+    finally:
+        conn.close()
+
+
+def write_registries(home: Path) -> None:
+    """Connection registries of the demo: the agent's local endpoints and the cloud's warehouse."""
+    sqlite_path = (home / "onprem.db").resolve()
+    agent = [
+        {"name": "erp_sqlite", "kind": "sqlite", "url": f"sqlite:///{sqlite_path}"},
+        {"name": "erp_mariadb", "kind": "mysql", "url": MARIADB.format(db="vsc_onprem")},
+        {"name": "erp_pg", "kind": "postgresql", "url": PG.format(db="vsc_onprem")},
+        {"name": "local_dw", "kind": "postgresql", "url": PG.format(db="vsc_local_dw"), "write": True},
+    ]
+    cloud = [
+        {"name": "cloud_dw", "kind": "postgresql", "url": PG.format(db="vsc_cloud"), "location": "cloud",
+         "write": True},
+    ]
+    for name, conns in (("agent-connections.json", agent), ("cloud-connections.json", cloud)):
+        path = home / name
+        path.write_text(json.dumps({"connections": conns}, indent=2))
+        path.chmod(0o600)
+
+
+ORDER_LINES_TRANSFORM: dict[str, Any] = {
+    "filter": "quantity > 0",
+    "derive": [{"name": "line_total", "expr": "round(quantity * unit_price, 2)", "type": "decimal(14,2)"}],
+}
+
+
+def demo_runs() -> list[tuple[str, dict[str, Any]]]:
+    """The demo's workflow inputs: three 3.1.1 copies and one 3.3.1 cloud sync."""
+    names = [t.table for t in TABLES]
+    runs: list[tuple[str, dict[str, Any]]] = []
+    for source, prefix in (("erp_sqlite", "sqlite_"), ("erp_mariadb", "mariadb_"), ("erp_pg", "pg_")):
+        tables = [{"source_table": n, "destination_table": prefix + n} for n in names]
+        runs.append(("3.1.1", {"agent": "edge-1", "source_connection": source,
+                               "destination_connection": "local_dw", "tables": tables}))
+    cloud_tables: list[dict[str, Any]] = [
+        {"source_table": n, "incremental_column": "updated_at"} for n in names if n != "order_lines"
+    ]
+    cloud_tables.append(
+        {"source_table": "order_lines", "incremental_column": "updated_at", "transform": ORDER_LINES_TRANSFORM}
+    )
+    runs.append(("3.3.1", {"agent": "edge-1", "source_connection": "erp_pg", "destination_connection": "cloud_dw",
+                           "pipeline": "demo-erp-to-cloud", "tables": cloud_tables}))
+    return runs
+
+
+async def run_demo(*, home: Path, scale: float, console: Console) -> bool:
+    """Prepare data, run every demo flow, print results; True when every table verified."""
+    from console_api.cli import print_results
+
+    home.mkdir(parents=True, exist_ok=True)
+    with console.status("creating demo databases..."):
+        for db in ("vsc_onprem", "vsc_local_dw", "vsc_cloud"):
+            _recreate_pg(db)
+        _recreate_mariadb("vsc_onprem")
+        (home / "onprem.db").unlink(missing_ok=True)
+    write_registries(home)
+    sources = {
+        "SQLite": f"sqlite:///{(home / 'onprem.db').resolve()}",
+        "MariaDB": MARIADB.format(db="vsc_onprem"),
+        "PostgreSQL": PG.format(db="vsc_onprem"),
+    }
+    for label, url in sources.items():
+        with console.status(f"generating the van-sales ERP in {label} (scale {scale})..."):
+            counts = create_and_load(url, scale=scale)
+        console.print(f"on-premise ERP in {label}: {sum(counts.values()):,} rows in {len(counts)} tables")
+    ok = True
+    links: list[str] = []
+    for pattern, body in demo_runs():
+        workflow_id = f"demo-{pattern}-{body['source_connection']}-{uuid.uuid4().hex[:8]}"
+        handle = await start_run(address=ADDRESS, tenant="demo", pattern=pattern, body=body, workflow_id=workflow_id)
+        result = await follow_run(handle, console=console)
+        link = ui_link(handle.id, handle.result_run_id)
+        links.append(link)
+        print_results(result.pattern, result.tables, link=link)
+        ok = ok and all(t.verified for t in result.tables)
+    console.print("[bold green]all tables verified[/]" if ok else "[bold red]some tables did not verify[/]")
+    console.print("List the runs with: .venv/bin/temporal workflow list --address 127.0.0.1:7233")
+    console.print(f"Web UI: http://127.0.0.1:8233/namespaces/default/workflows ({len(links)} runs above)")
+    return ok

@@ -1,0 +1,69 @@
+"""Start and follow workflow runs from the control plane.
+
+Task queue and workflow type are derived here from the tenant and the pattern, never taken
+from the caller's JSON.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from rich.console import Console
+from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
+from temporalio.service import RPCError
+from temporalio.exceptions import WorkflowAlreadyStartedError
+
+from infra.devstack import UI_PORT
+from workflows.converter import DATA_CONVERTER
+from workflows.queues import cloud_queue
+from workflows.registry import WORKFLOW_BY_PATTERN
+from workflows.sync_types import SyncResult, SyncState
+
+NAMESPACE = "default"
+
+
+def ui_link(workflow_id: str, run_id: str | None) -> str:
+    """The run's page in the Temporal Web UI."""
+    return f"http://127.0.0.1:{UI_PORT}/namespaces/{NAMESPACE}/workflows/{workflow_id}/{run_id or ''}/history"
+
+
+async def start_run(
+    *, address: str, tenant: str, pattern: str, body: dict[str, Any], workflow_id: str
+) -> WorkflowHandle[Any, SyncResult]:
+    """Start the workflow of ``pattern`` on the tenant's cloud queue."""
+    client = await Client.connect(address, namespace=NAMESPACE, data_converter=DATA_CONVERTER)
+    cls = WORKFLOW_BY_PATTERN[pattern]
+    try:
+        return await client.start_workflow(
+            cls.run,  # type: ignore[attr-defined]
+            body,
+            id=workflow_id,
+            task_queue=cloud_queue(tenant),
+            result_type=SyncResult,
+        )
+    except WorkflowAlreadyStartedError:
+        raise RuntimeError(f"workflow id {workflow_id} is already running") from None
+
+
+async def follow_run(handle: WorkflowHandle[Any, SyncResult], *, console: Console) -> SyncResult:
+    """Show rows moved per table until the run ends, then return its result."""
+    result_task = asyncio.ensure_future(handle.result())
+    with Progress(
+        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+    ) as bar:
+        task = bar.add_task("starting", total=None)
+        while not result_task.done():
+            try:
+                state = await handle.query("progress", result_type=SyncState)
+                cur = state.current
+                text = f"{len(state.done)} table(s) done"
+                if cur is not None:
+                    text += f"; {cur.source_table}: {cur.rows_read:,} rows read, {cur.rows_written:,} written"
+                bar.update(task, description=text)
+            except (RPCError, WorkflowQueryFailedError):
+                # A query can race the first workflow task or the run's end; the result tells the rest.
+                pass
+            await asyncio.wait([result_task], timeout=0.5)
+    return result_task.result()

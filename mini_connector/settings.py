@@ -1,0 +1,24 @@
+"""Settings of the on-premise agent process (``VSC_AGENT_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.settings import BufferConfig, TemporalConfig
+
+
+class AgentSettings(BaseSettings):
+    """Who the agent is and what it reaches; credentials stay in its local registry file."""
+
+    model_config = SettingsConfigDict(env_prefix="VSC_AGENT_", env_nested_delimiter="__")
+
+    tenant: str = "demo"
+    agent_id: str = "edge-1"
+    home: Path = Path(".vsc")
+    temporal: TemporalConfig = TemporalConfig()
+    """Until the WebSocket gateway lands the agent dials Temporal directly (see worker.py)."""
+    buffer: BufferConfig = BufferConfig()
+    connections_file: Path = Path(".vsc/agent-connections.json")
+    max_concurrent_activities: int = 4

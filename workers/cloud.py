@@ -1,0 +1,64 @@
+"""Cloud worker process: serves ``vsc.<tenant>.cloud`` for each configured tenant.
+
+Run with ``python -m workers.cloud``. Wiring only: the workflows and activities live elsewhere.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from concurrent.futures import ThreadPoolExecutor
+
+from temporalio.client import Client
+from temporalio.worker import Worker
+
+from activities.bookkeeping import Bookkeeping
+from activities.connections import registry_loader
+from activities.metadata import make_engine, migrate
+from activities.sync_steps import SyncSteps
+from activities.wiring import build_buffer
+from workers.settings import CloudSettings
+from workflows.converter import DATA_CONVERTER
+from workflows.queues import cloud_queue
+from workflows.registry import ALL_WORKFLOWS
+
+log = logging.getLogger("vsc.cloud")
+
+
+def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolExecutor) -> list[Worker]:
+    """One worker per tenant queue, sharing one activity thread pool and one metadata engine."""
+    engine = make_engine(settings.metadata_url)
+    migrate(engine, tenant=None)
+    book = Bookkeeping(engine=engine)
+    assert settings.connections_file is not None
+    steps = SyncSteps(
+        connections=registry_loader(settings.connections_file), buffer=build_buffer(settings.buffer)
+    )
+    return [
+        Worker(
+            client,
+            task_queue=cloud_queue(tenant),
+            workflows=ALL_WORKFLOWS,
+            activities=[*steps.all(), *book.all()],
+            activity_executor=executor,
+            max_concurrent_activities=8,
+        )
+        for tenant in settings.tenants
+    ]
+
+
+async def main(settings: CloudSettings | None = None) -> None:
+    """Connect to Temporal and serve until cancelled."""
+    settings = settings or CloudSettings()
+    client = await Client.connect(
+        settings.temporal.address, namespace=settings.temporal.namespace, data_converter=DATA_CONVERTER
+    )
+    with ThreadPoolExecutor(max_workers=8) as executor:
+        workers = build_workers(client, settings, executor)
+        log.info("cloud worker serving %s", ", ".join(w.task_queue for w in workers))
+        await asyncio.gather(*(w.run() for w in workers))
+
+
+if __name__ == "__main__":
+    logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
+    asyncio.run(main())

@@ -1,0 +1,159 @@
+"""Inputs and results of every activity, and the activity names workflows call them by.
+
+Workflows refer to activities by name only, so ``workflows/`` never imports the side-effect
+code; the activity implementations register under exactly these names.
+"""
+
+from __future__ import annotations
+
+from typing import Any, Final
+
+from pydantic import Field
+
+from workflows.transform import TransformSpec
+from workflows.types import BufferRef, Fingerprint, Frozen, Identifier, TableSchema
+
+COPY_TABLE: Final = "copy_table"
+EXTRACT_TO_BUFFER: Final = "extract_to_buffer"
+LOAD_FROM_BUFFER: Final = "load_from_buffer"
+PURGE_BUFFER: Final = "purge_buffer"
+FINGERPRINT_TABLE: Final = "fingerprint_table"
+GET_SYNC_STATE: Final = "get_sync_state"
+SAVE_SYNC_STATE: Final = "save_sync_state"
+RECORD_AUDIT: Final = "record_audit"
+
+
+class TableRead(Frozen):
+    """What to read from one source table and where the last activity stopped."""
+
+    connection: str
+    table: Identifier
+    incremental_column: Identifier | None = None
+    since: Any = None
+    """Inclusive lower bound on ``incremental_column`` (the cursor saved by the previous run)."""
+    after: tuple[Any, ...] | None = None
+    """Keyset position: resume strictly after this row of the ordering columns."""
+
+
+class BatchLimits(Frozen):
+    """How much one activity call does before handing back to the workflow."""
+
+    batch_rows: int = Field(default=50_000, ge=1, le=1_000_000)
+    max_rows: int = Field(default=2_000_000, ge=1)
+    max_seconds: float = Field(default=120.0, gt=0)
+    heartbeat_seconds: float = Field(default=30.0, gt=0)
+    """A step whose worker stops heartbeating this long is retried elsewhere."""
+
+
+class CopyTableInput(Frozen):
+    """Agent-side streaming copy of one table (Pattern 3.1.1)."""
+
+    tenant: str
+    read: TableRead
+    destination_connection: str
+    destination_table: Identifier
+    transform: TransformSpec | None = None
+    limits: BatchLimits = BatchLimits()
+
+
+class StepProgress(Frozen):
+    """Heartbeat details and result of a batch step; also how a retried attempt resumes."""
+
+    rows_read: int = 0
+    rows_written: int = 0
+    batches: int = 0
+    after: tuple[Any, ...] | None = None
+    max_cursor: Any = None
+    done: bool = False
+
+
+class ExtractToBufferInput(Frozen):
+    """Agent-side extract of one table into the encrypted buffer (Pattern 3.3.1)."""
+
+    tenant: str
+    run_id: str
+    read: TableRead
+    start_seq: int = 0
+    limits: BatchLimits = BatchLimits()
+
+
+class ExtractToBufferResult(Frozen):
+    """Where the extracted chunks are and how far the extract got."""
+
+    buffer: BufferRef
+    progress: StepProgress
+
+
+class LoadFromBufferInput(Frozen):
+    """Cloud-side transform and idempotent load of buffered chunks."""
+
+    tenant: str
+    buffer: BufferRef
+    destination_connection: str
+    destination_table: Identifier
+    transform: TransformSpec | None = None
+
+
+class LoadFromBufferResult(Frozen):
+    """Rows applied by a load; ``rows_written`` counts only inserted or changed rows."""
+
+    rows_read: int
+    rows_written: int
+    table_schema: TableSchema
+
+
+class PurgeBufferInput(Frozen):
+    """Delete every chunk of a run once it is loaded."""
+
+    tenant: str
+    run_id: str
+
+
+class FingerprintInput(Frozen):
+    """Count and content hash of a table, for parity checks."""
+
+    tenant: str
+    connection: str
+    table: Identifier
+    transform: TransformSpec | None = None
+    """Hash the rows as this transform would write them, to compare with the destination."""
+
+
+class FingerprintResult(Frozen):
+    """A table's fingerprint."""
+
+    fingerprint: Fingerprint
+
+
+class SyncStateKey(Frozen):
+    """Identifies the incremental cursor of one table of one pipeline."""
+
+    tenant: str
+    pipeline: str
+    table: Identifier
+
+
+class SaveSyncStateInput(Frozen):
+    """New cursor for one table of one pipeline."""
+
+    key: SyncStateKey
+    cursor: Any
+
+
+class SyncStateResult(Frozen):
+    """The saved cursor, or None before the first run."""
+
+    cursor: Any = None
+
+
+class AuditInput(Frozen):
+    """One data-access event for the append-only audit trail."""
+
+    tenant: str
+    workflow_id: str
+    run_id: str
+    activity: str
+    action: str
+    target: str
+    rows: int = 0
+    outcome: str = "ok"

@@ -1,0 +1,101 @@
+"""Pattern 3.1.1: local database to local database, entirely on the agent.
+
+Rows stream from source to destination inside the agent; nothing touches the cloud buffer
+and no row appears in the history, only positions and counts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from temporalio import workflow
+
+from workflows import contracts as c
+from workflows.routing import EndpointKind, StepKind, TransformComplexity, plan_route
+from workflows.sync_loop import SyncLoop, current_tenant, parse_input
+from workflows.sync_types import SyncResult, SyncState, TableSpec
+from workflows.types import Fingerprint
+
+PATTERN = "3.1.1"
+
+
+@workflow.defn(name="LocalToLocalSync")
+class LocalToLocalSync:
+    """Copy tables between two databases the same agent reaches."""
+
+    def __init__(self) -> None:
+        self._loop: SyncLoop | None = None
+
+    @workflow.run
+    async def run(self, raw: dict[str, Any]) -> SyncResult:
+        """Sync every table of the input; see :class:`workflows.sync_types.SyncInput`."""
+        inp = parse_input(raw)
+        tenant = current_tenant()
+        plan = plan_route(
+            tenant=tenant,
+            source=EndpointKind.LOCAL_DB,
+            destination=EndpointKind.LOCAL_DB,
+            transform=TransformComplexity.SIMPLE,
+            agent=inp.agent,
+        )
+        queue = plan.step(StepKind.SYNC).queue
+        loop = self._loop = SyncLoop(pattern=PATTERN, inp=inp, tenant=tenant)
+
+        async def step(spec: TableSpec, state: SyncState) -> tuple[c.StepProgress, SyncState]:
+            progress = await workflow.execute_activity(
+                c.COPY_TABLE,
+                c.CopyTableInput(
+                    tenant=tenant,
+                    read=c.TableRead(
+                        connection=inp.source_connection,
+                        table=spec.source_table,
+                        incremental_column=spec.incremental_column,
+                        since=state.since,
+                        after=state.after,
+                    ),
+                    destination_connection=inp.destination_connection,
+                    destination_table=spec.target,
+                    transform=spec.transform,
+                    limits=inp.limits,
+                ),
+                result_type=c.StepProgress,
+                task_queue=queue,
+                **loop.step_options(),
+            )
+            await loop.audit(
+                activity=c.COPY_TABLE,
+                action="copy",
+                target=f"{inp.source_connection}.{spec.source_table}->{inp.destination_connection}.{spec.target}",
+                rows=progress.rows_read,
+            )
+            return progress, state
+
+        async def fingerprint(spec: TableSpec) -> tuple[Fingerprint, Fingerprint]:
+            src, dst = await asyncio.gather(
+                workflow.execute_activity(
+                c.FINGERPRINT_TABLE,
+                c.FingerprintInput(
+                    tenant=tenant, connection=inp.source_connection, table=spec.source_table,
+                    transform=spec.transform,
+                ),
+                result_type=c.FingerprintResult,
+                task_queue=queue,
+                **loop.step_options(),
+                ),
+                workflow.execute_activity(
+                c.FINGERPRINT_TABLE,
+                c.FingerprintInput(tenant=tenant, connection=inp.destination_connection, table=spec.target),
+                result_type=c.FingerprintResult,
+                task_queue=queue,
+                **loop.step_options(),
+                ),
+            )
+            return src.fingerprint, dst.fingerprint
+
+        return await loop.run(step=step, fingerprint=fingerprint)
+
+    @workflow.query
+    def progress(self) -> SyncState:
+        """Where the run is: finished tables and the current one's counts."""
+        return self._loop.state if self._loop else SyncState()

@@ -1,0 +1,12 @@
+"""Every workflow type the workers register; the replay suite checks each has histories."""
+
+from workflows.local_to_cloud import LocalToCloudSync
+from workflows.local_to_local import LocalToLocalSync
+
+ALL_WORKFLOWS: list[type] = [LocalToLocalSync, LocalToCloudSync]
+
+WORKFLOW_BY_PATTERN: dict[str, type] = {
+    "3.1.1": LocalToLocalSync,
+    "3.3.1": LocalToCloudSync,
+}
+"""Seed pattern number -> workflow class, for ``vsc run <pattern>``."""

@@ -1,0 +1,154 @@
+"""Where each step of a flow runs: a pure function from endpoints to a plan of queued steps.
+
+The decision matrix (docs/routing.md) is the product rule "credentials and local data stay on
+premises unless the flow's destination is in the cloud": anything that touches a local
+endpoint runs on the tenant's agent, anything that touches a cloud or internet endpoint runs
+on the cloud workers, and data crosses between the two only through the encrypted buffer.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+from pydantic import BaseModel, ConfigDict
+
+from workflows.queues import agent_queue, cloud_queue
+
+
+class EndpointKind(StrEnum):
+    """Where an endpoint lives, which decides who can reach it."""
+
+    LOCAL_DB = "local_db"
+    LOCAL_API = "local_api"
+    CLOUD_DB = "cloud_db"
+    SAAS = "saas"
+    INTERNET_API = "internet_api"
+
+    @property
+    def is_local(self) -> bool:
+        """Reachable only from inside the customer's network, i.e. by an agent."""
+        return self in (EndpointKind.LOCAL_DB, EndpointKind.LOCAL_API)
+
+
+class TransformComplexity(StrEnum):
+    """How heavy the transform between extract and load is."""
+
+    NONE = "none"
+    SIMPLE = "simple"
+    """Row-wise (select, rename, cast, filter, derive): runs wherever the rows already are."""
+    COMPLEX = "complex"
+    """Joins, aggregations, multi-source merges: need the cloud transform engine."""
+
+
+class Location(StrEnum):
+    """Which side runs a step."""
+
+    AGENT = "agent"
+    CLOUD = "cloud"
+
+
+class StepKind(StrEnum):
+    """What a step does."""
+
+    SYNC = "sync"
+    """Extract, transform and load streamed inside one process; no buffer."""
+    EXTRACT = "extract"
+    TRANSFORM = "transform"
+    LOAD = "load"
+
+
+class PlanStep(BaseModel):
+    """One step of a plan and the task queue that serves it."""
+
+    model_config = ConfigDict(frozen=True)
+
+    kind: StepKind
+    location: Location
+    queue: str
+
+
+class RoutePlan(BaseModel):
+    """The ordered steps of a flow and whether data passes through the encrypted buffer."""
+
+    model_config = ConfigDict(frozen=True)
+
+    steps: tuple[PlanStep, ...]
+    uses_buffer: bool
+
+    def step(self, kind: StepKind) -> PlanStep:
+        """Return the step of ``kind``.
+
+        Raises:
+            KeyError: The plan has no such step.
+        """
+        for s in self.steps:
+            if s.kind == kind:
+                return s
+        raise KeyError(kind)
+
+
+class NoAgentError(ValueError):
+    """A flow touches a local endpoint but the tenant has no online agent to run it."""
+
+
+def plan_route(
+    *,
+    tenant: str,
+    source: EndpointKind,
+    destination: EndpointKind,
+    transform: TransformComplexity,
+    agent: str | None,
+) -> RoutePlan:
+    """Decide which side runs each step of a flow.
+
+    Args:
+        tenant: Tenant that owns the flow; every queue in the plan is that tenant's.
+        source: Where the data is read.
+        destination: Where the data is written.
+        transform: Complexity of the transform between them.
+        agent: Connector id of an online agent (or agent group), or None when none is online.
+
+    Returns:
+        The plan. Local-to-local flows never leave the agent, even for complex transforms,
+        because their data must not leave the premises.
+
+    Raises:
+        NoAgentError: A local endpoint is involved and ``agent`` is None.
+    """
+    touches_local = source.is_local or destination.is_local
+    if touches_local and agent is None:
+        raise NoAgentError(
+            f"the flow {source.value} -> {destination.value} needs an on-premise agent, "
+            f"but tenant {tenant!r} has none online"
+        )
+    cloud = cloud_queue(tenant)
+    local = agent_queue(tenant, agent) if agent is not None else None
+
+    def at(kind: StepKind, location: Location) -> PlanStep:
+        queue = local if location is Location.AGENT else cloud
+        assert queue is not None  # guarded by the NoAgentError check above
+        return PlanStep(kind=kind, location=location, queue=queue)
+
+    if source.is_local and destination.is_local:
+        return RoutePlan(steps=(at(StepKind.SYNC, Location.AGENT),), uses_buffer=False)
+    if not touches_local:
+        if transform is TransformComplexity.COMPLEX:
+            steps = (
+                at(StepKind.EXTRACT, Location.CLOUD),
+                at(StepKind.TRANSFORM, Location.CLOUD),
+                at(StepKind.LOAD, Location.CLOUD),
+            )
+            return RoutePlan(steps=steps, uses_buffer=True)
+        return RoutePlan(steps=(at(StepKind.SYNC, Location.CLOUD),), uses_buffer=False)
+
+    extract_at = Location.AGENT if source.is_local else Location.CLOUD
+    load_at = Location.AGENT if destination.is_local else Location.CLOUD
+    steps_list = [at(StepKind.EXTRACT, extract_at)]
+    if transform is TransformComplexity.COMPLEX:
+        steps_list.append(at(StepKind.TRANSFORM, Location.CLOUD))
+    elif transform is TransformComplexity.SIMPLE:
+        # Row-wise transforms run in the cloud step so the agent stays a thin mover;
+        # for cloud -> local the cloud extract applies them before the buffer.
+        steps_list.append(at(StepKind.TRANSFORM, Location.CLOUD))
+    steps_list.append(at(StepKind.LOAD, load_at))
+    return RoutePlan(steps=tuple(steps_list), uses_buffer=True)

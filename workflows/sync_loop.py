@@ -1,0 +1,179 @@
+"""The loop both table-sync workflows share: tables in order, batches until done, then verify.
+
+Each pattern supplies one ``step`` coroutine that moves the next slice of a table; this
+module owns cursors, continue-as-new, verification and auditing, so the patterns differ
+only in where their steps run.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Awaitable, Callable
+from datetime import timedelta
+from typing import Any
+
+from pydantic import ValidationError
+from temporalio import workflow
+from temporalio.common import RetryPolicy
+from temporalio.exceptions import ApplicationError
+
+from workflows import contracts as c
+from workflows.queues import QueueNameError, parse_queue
+from workflows.sync_types import SyncInput, SyncResult, SyncState, TableResult, TableSpec
+from workflows.types import Fingerprint
+
+RETRY = RetryPolicy(
+    initial_interval=timedelta(seconds=1),
+    backoff_coefficient=2.0,
+    maximum_interval=timedelta(seconds=30),
+    maximum_attempts=20,
+)
+"""Transient failures retry with backoff; our Terminal errors are non-retryable at the source."""
+
+SHORT = timedelta(seconds=30)
+
+
+def parse_input(raw: Any) -> SyncInput:
+    """Validate a workflow's JSON input.
+
+    Raises:
+        ApplicationError: ``InvalidWorkflowInput``, non-retryable, carrying pydantic's message.
+    """
+    try:
+        return SyncInput.model_validate(raw)
+    except ValidationError as exc:
+        raise ApplicationError(
+            f"invalid workflow input: {exc}", type="InvalidWorkflowInput", non_retryable=True
+        ) from None
+
+
+def current_tenant() -> str:
+    """The tenant this workflow belongs to, derived from the queue it runs on, never from input."""
+    try:
+        return parse_queue(workflow.info().task_queue).tenant
+    except QueueNameError as exc:
+        raise ApplicationError(str(exc), type="InvalidTaskQueue", non_retryable=True) from None
+
+
+StepFn = Callable[[TableSpec, SyncState], Awaitable[tuple[c.StepProgress, SyncState]]]
+FingerprintFn = Callable[[TableSpec], Awaitable[tuple[Fingerprint, Fingerprint]]]
+
+
+class SyncLoop:
+    """Drive one sync run; ``progress`` is what the workflow's query returns."""
+
+    def __init__(self, *, pattern: str, inp: SyncInput, tenant: str) -> None:
+        self.pattern = pattern
+        self.inp = inp
+        self.tenant = tenant
+        self.state = inp.state
+        self.pipeline = inp.pipeline or workflow.info().workflow_id
+
+    async def run(self, *, step: StepFn, fingerprint: FingerprintFn) -> SyncResult:
+        """Run every table to completion, continuing-as-new when the history gets long."""
+        steps = 0
+        while self.state.table_index < len(self.inp.tables):
+            spec = self.inp.tables[self.state.table_index]
+            if self.state.current is None:
+                self.state = self.state.model_copy(
+                    update={
+                        "current": TableResult(source_table=spec.source_table, destination_table=spec.target),
+                        "after": None,
+                        "since": await self._load_cursor(spec),
+                    }
+                )
+            progress, self.state = await step(spec, self.state)
+            self._absorb(progress)
+            steps += 1
+            if progress.done:
+                await self._finish_table(spec, fingerprint)
+            elif steps >= self.inp.max_steps_per_run or workflow.info().is_continue_as_new_suggested():
+                await workflow.wait_condition(workflow.all_handlers_finished)
+                nxt = self.inp.model_copy(
+                    update={"state": self.state.model_copy(update={"continued": self.state.continued + 1})}
+                )
+                workflow.continue_as_new(nxt.model_dump(mode="json"))
+        await workflow.wait_condition(workflow.all_handlers_finished)
+        return SyncResult(pattern=self.pattern, tables=self.state.done)
+
+    def _absorb(self, progress: c.StepProgress) -> None:
+        cur = self.state.current
+        assert cur is not None
+        # Batches arrive ordered by (cursor column, key), so the newest step's cursor is the maximum.
+        cursor = cur.cursor if progress.max_cursor is None else progress.max_cursor
+        self.state = self.state.model_copy(
+            update={
+                "after": progress.after,
+                "current": cur.model_copy(
+                    update={
+                        "rows_read": cur.rows_read + progress.rows_read,
+                        "rows_written": cur.rows_written + progress.rows_written,
+                        "batches": cur.batches + progress.batches,
+                        "cursor": cursor,
+                    }
+                ),
+            }
+        )
+
+    async def _finish_table(self, spec: TableSpec, fingerprint: FingerprintFn) -> None:
+        cur = self.state.current
+        assert cur is not None
+        if spec.incremental_column and cur.cursor is not None:
+            key = c.SyncStateKey(tenant=self.tenant, pipeline=self.pipeline, table=spec.source_table)
+            await workflow.execute_activity(
+                c.SAVE_SYNC_STATE,
+                c.SaveSyncStateInput(key=key, cursor=cur.cursor),
+                start_to_close_timeout=SHORT,
+                retry_policy=RETRY,
+            )
+        if self.inp.verify:
+            src, dst = await fingerprint(spec)
+            cur = cur.model_copy(update={"source": src, "destination": dst})
+        self.state = self.state.model_copy(
+            update={
+                "table_index": self.state.table_index + 1,
+                "done": (*self.state.done, cur),
+                "current": None,
+                "after": None,
+                "since": None,
+            }
+        )
+
+    async def _load_cursor(self, spec: TableSpec) -> Any:
+        if not spec.incremental_column:
+            return None
+        key = c.SyncStateKey(tenant=self.tenant, pipeline=self.pipeline, table=spec.source_table)
+        res = await workflow.execute_activity(
+            c.GET_SYNC_STATE,
+            key,
+            result_type=c.SyncStateResult,
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
+        )
+        return res.cursor
+
+    async def audit(self, *, activity: str, action: str, target: str, rows: int) -> None:
+        """Append an audit event for a step whose worker (the agent) cannot write the trail itself."""
+        info = workflow.info()
+        await workflow.execute_local_activity(
+            c.RECORD_AUDIT,
+            c.AuditInput(
+                tenant=self.tenant,
+                workflow_id=info.workflow_id,
+                run_id=info.run_id,
+                activity=activity,
+                action=action,
+                target=target,
+                rows=rows,
+            ),
+            start_to_close_timeout=SHORT,
+            retry_policy=RETRY,
+        )
+
+    def step_options(self) -> dict[str, Any]:
+        """Timeouts for a batch step: bounded by the batch budget, heartbeats prove liveness."""
+        limits = self.inp.limits
+        return {
+            "start_to_close_timeout": timedelta(seconds=limits.max_seconds * 4 + 300),
+            "heartbeat_timeout": timedelta(seconds=limits.heartbeat_seconds),
+            "retry_policy": RETRY,
+        }
