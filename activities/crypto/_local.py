@@ -112,12 +112,18 @@ class LocalKeyring:
         with self._file_lock(tenant):
             pointer = self._tenant_dir(tenant) / "current.json"
             state = _read_json(pointer, tenant=tenant) if pointer.exists() else None
-            if state is None or int(state["reserved"]) >= self._max:
+            try:
+                reserved = 0 if state is None else int(state["reserved"])
+                key_id = None if state is None else str(state["key_id"])
+            except (KeyError, TypeError, ValueError):
+                raise KeyUnavailableError(
+                    f"current-key pointer of tenant {tenant!r} is malformed", tenant=tenant
+                ) from None
+            if key_id is None or reserved >= self._max:
                 key = self._create(tenant)
                 reserved = 0
             else:
-                key = self._load(tenant, str(state["key_id"]))
-                reserved = int(state["reserved"])
+                key = self._load(tenant, key_id)
             limit = min(self._max, reserved + self._block)
             write_private_file(pointer, json.dumps({"key_id": key.key_id, "reserved": limit}).encode())
             return _Lease(key=key, used=reserved, limit=limit)

@@ -52,7 +52,9 @@ def test_r12_expired_reads_refused_and_swept(
     assert store.sweep() == 5
 
 
-def test_r12_expiry_boundary_is_exclusive(backend: ObjectBackend, keyring: LocalKeyring, clock: FakeClock) -> None:
+def test_r12_expiry_boundary_is_exclusive(
+    backend: ObjectBackend, keyring: LocalKeyring, clock: FakeClock
+) -> None:
     store = BufferStore(backend=backend, keyring=keyring, ttl=TTL, clock=clock)
     ref = _write_objects(store, run_id="edge", count=1)
     clock.advance(TTL - timedelta(microseconds=1))
@@ -75,11 +77,20 @@ def test_r12_stale_object_with_unreadable_header_is_swept(
     assert store.sweep() == 1
 
 
-def test_r12_lifecycle_rule_installed_as_backstop(s3_backend: S3Backend, s3_client: Any, s3_bucket: str) -> None:
+def test_r12_lifecycle_rule_installed_as_backstop(
+    s3_backend: S3Backend, s3_client: Any, s3_bucket: str
+) -> None:
     s3_client.put_bucket_lifecycle_configuration(
         Bucket=s3_bucket,
         LifecycleConfiguration={
-            "Rules": [{"ID": "keep-me", "Filter": {"Prefix": "other/"}, "Status": "Enabled", "Expiration": {"Days": 9}}]
+            "Rules": [
+                {
+                    "ID": "keep-me",
+                    "Filter": {"Prefix": "other/"},
+                    "Status": "Enabled",
+                    "Expiration": {"Days": 9},
+                }
+            ]
         },
     )
     s3_backend.ensure_lifecycle(2)

@@ -81,7 +81,9 @@ def _attack(
     original = backend.get(chunk.key)
     backend.put(chunk.key, tampered)
     if forge_checksum:  # an attacker who could also rewrite the claim check: only the AEAD layer is left
-        chunk = chunk.model_copy(update={"sha256": hashlib.sha256(tampered).hexdigest(), "size": len(tampered)})
+        chunk = chunk.model_copy(
+            update={"sha256": hashlib.sha256(tampered).hexdigest(), "size": len(tampered)}
+        )
     single = ref.model_copy(update={"chunks": (chunk,)})
     before, rows, refused = len(audit.events), 0, False
     try:
@@ -123,7 +125,8 @@ def test_s1_every_mutation_is_detected(
             )
     total = sum(detected.values())
     record_property("tamper_detected", f"{total}/140")
-    print(f"S1 tamper detection ({'forged checksum' if forge_checksum else 'claim check'}): {total}/140 {detected}")
+    mode = "forged checksum" if forge_checksum else "claim check"
+    print(f"S1 tamper detection ({mode}): {total}/140 {detected}")
     assert detected == {name: OBJECTS for name in MUTATIONS}
     assert total == 140
     # untouched after restore: the genuine chunks still read back
