@@ -97,6 +97,21 @@ class BufferNotFoundError(VscError, Terminal):
     """A buffer chunk is missing from the object store."""
 
 
+class ObjectStoreUnavailableError(VscError, Transient):
+    """The object store (directory or S3) could not be reached or refused a request; it may recover."""
+
+
+class KeyUnavailableError(VscError, Terminal):
+    """A data key could not be produced or unwrapped: wrong master key, tampered or missing key file.
+
+    Raised instead of ever falling back to plaintext or to another tenant's key.
+    """
+
+
+class DecryptionFailedError(VscError, Terminal):
+    """Authenticated decryption failed: wrong key, altered ciphertext, nonce or associated data."""
+
+
 def to_application_error(exc: VscError) -> ApplicationError:
     """Translate one of our errors into the Temporal failure the workflow sees.
 

@@ -73,6 +73,8 @@ class ChunkRef(Frozen):
     size: int = Field(ge=0)
     sha256: str
     write_id: str
+    key_id: str | None = None
+    """Data key the chunk is sealed under; None means the BufferRef's ``key_id`` (keys rotate mid-run)."""
 
 
 class BufferRef(Frozen):
