@@ -151,22 +151,21 @@ class SyncSteps:
             details = activity.info().heartbeat_details
             resumed = c.ExtractToBufferResult.model_validate(details[0]) if details else None
             progress = resumed.progress if resumed else c.StepProgress(after=inp.read.after)
-            chunks = resumed.buffer.chunks if resumed else ()
             with self._open(inp.read.connection) as src:
                 schema = src.table_schema(inp.read.table)
                 writer = buffer.open_writer(
                     tenant=inp.tenant,
                     run_id=inp.run_id,
                     table_schema=schema,
-                    start_seq=inp.start_seq + len(chunks),
+                    start_seq=inp.start_seq,
+                    resume=resumed.buffer if resumed else None,
                 )
                 stream = BatchStream(source=src, schema=schema, read=inp.read, limits=inp.limits, progress=progress)
                 for batch in stream:
-                    chunks = (*chunks, writer.write(batch))
-                    ref = writer.finish().model_copy(update={"chunks": chunks})
-                    activity.heartbeat(c.ExtractToBufferResult(buffer=ref, progress=stream.progress))
-                ref = writer.finish().model_copy(update={"chunks": chunks})
-                return c.ExtractToBufferResult(buffer=ref, progress=stream.progress)
+                    writer.write(batch)
+                    # Chunks written after the last heartbeat are orphans on a crash; purge_run removes them.
+                    activity.heartbeat(c.ExtractToBufferResult(buffer=writer.finish(), progress=stream.progress))
+                return c.ExtractToBufferResult(buffer=writer.finish(), progress=stream.progress)
 
     @activity.defn(name=c.LOAD_FROM_BUFFER)
     def load_from_buffer(self, inp: c.LoadFromBufferInput) -> c.LoadFromBufferResult:

@@ -67,6 +67,7 @@ class BufferWriter:
         start_seq: int,
         created_at: datetime,
         expires_at: datetime,
+        chunks: tuple[ChunkRef, ...] = (),
     ) -> None:
         self._backend = backend
         self._keyring = keyring
@@ -77,7 +78,7 @@ class BufferWriter:
         self._seq = start_seq
         self._created_at = created_at
         self._expires_at = expires_at
-        self._chunks: list[ChunkRef] = []
+        self._chunks: list[ChunkRef] = list(chunks)
 
     def write(self, batch: pa.RecordBatch | pa.Table) -> ChunkRef:
         """Encode, encrypt and store ``batch`` as the next chunk.
@@ -176,7 +177,13 @@ class BufferStore:
         return now.astimezone(UTC)
 
     def open_writer(
-        self, *, tenant: str, run_id: str, table_schema: TableSchema, start_seq: int = 0
+        self,
+        *,
+        tenant: str,
+        run_id: str,
+        table_schema: TableSchema,
+        start_seq: int = 0,
+        resume: BufferRef | None = None,
     ) -> BufferWriter:
         """Start a buffer for one table of one run; all its chunks share one expiry.
 
@@ -185,6 +192,8 @@ class BufferStore:
             run_id: Workflow run the chunks belong to (a key component).
             table_schema: Schema every written batch must match.
             start_seq: First chunk sequence number (an activity resuming after chunk k passes k+1).
+            resume: A ref heartbeated by an earlier attempt: the writer keeps its chunks and times
+                (they are bound into each chunk's associated data) and continues after its last seq.
 
         Raises:
             InvalidInputError: Malformed tenant, run id or sequence number.
@@ -194,6 +203,20 @@ class BufferStore:
             raise InvalidInputError(f"run id {run_id!r} is not a safe key component", run_id=run_id)
         if start_seq < 0:
             raise InvalidInputError("start_seq must be >= 0", start_seq=start_seq)
+        if resume is not None:
+            if (resume.tenant, resume.run_id) != (tenant, run_id):
+                raise InvalidInputError("a resumed buffer must belong to the same tenant and run", run_id=run_id)
+            return BufferWriter(
+                backend=self._backend,
+                keyring=self._keyring,
+                tenant=tenant,
+                run_id=run_id,
+                table_schema=table_schema,
+                start_seq=resume.chunks[-1].seq + 1 if resume.chunks else start_seq,
+                created_at=resume.created_at,
+                expires_at=resume.expires_at,
+                chunks=resume.chunks,
+            )
         created_at = self._now()
         return BufferWriter(
             backend=self._backend,
@@ -281,6 +304,17 @@ class BufferStore:
         """Delete every chunk of ``ref`` (missing ones are ignored)."""
         for chunk in ref.chunks:
             self._backend.delete(chunk.key)
+
+    def purge_run(self, *, tenant: str, run_id: str) -> int:
+        """Delete every object of one run, including orphans of failed attempts; returns the count."""
+        check_tenant(tenant)
+        if not is_valid_run_id(run_id):
+            raise InvalidInputError(f"run id {run_id!r} is not a safe key component", run_id=run_id)
+        deleted = 0
+        for info in self._backend.list(f"{tenant}/{run_id}/"):
+            self._backend.delete(info.key)
+            deleted += 1
+        return deleted
 
     def sweep(self, now: datetime | None = None) -> int:
         """Delete every expired object and return how many were deleted.

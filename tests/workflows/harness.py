@@ -1,0 +1,123 @@
+"""In-process cloud and agent workers on a fresh tenant, for workflow integration tests."""
+
+from __future__ import annotations
+
+import json
+import os
+import uuid
+from collections.abc import AsyncIterator
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from temporalio.client import Client, WorkflowHandle
+from temporalio.worker import Worker
+
+from activities.settings import BufferConfig, TemporalConfig
+from mini_connector.settings import AgentSettings
+from mini_connector.worker import build_worker
+from workers.cloud import build_workers
+from workers.settings import CloudSettings
+from workflows.queues import cloud_queue
+from workflows.sync_types import SyncResult
+
+HISTORIES = Path(__file__).resolve().parents[1] / "replay" / "histories"
+
+
+@dataclass
+class Tenant:
+    """A tenant with its own queues, home directory and connection registries."""
+
+    client: Client
+    home: Path
+    name: str = field(default_factory=lambda: f"t{uuid.uuid4().hex[:10]}")
+    agent: str = "edge-1"
+    agent_connections: list[dict[str, Any]] = field(default_factory=list)
+    cloud_connections: list[dict[str, Any]] = field(default_factory=list)
+    buffer: BufferConfig | None = None
+
+    def buffer_config(self) -> BufferConfig:
+        return self.buffer or BufferConfig(
+            directory=self.home / "buffer",
+            keyring_dir=self.home / "keys",
+            master_keyfile=self.home / "master.key",
+        )
+
+    def write_registries(self) -> None:
+        (self.home / "agent.json").write_text(json.dumps({"connections": self.agent_connections}))
+        (self.home / "cloud.json").write_text(json.dumps({"connections": self.cloud_connections}))
+
+    def temporal(self) -> TemporalConfig:
+        return TemporalConfig(address=self.client.service_client.config.target_host, namespace=self.client.namespace)
+
+    def cloud_settings(self) -> CloudSettings:
+        return CloudSettings(
+            home=self.home,
+            tenants=[self.name],
+            temporal=self.temporal(),
+            buffer=self.buffer_config(),
+            metadata_url=f"sqlite:///{self.home / 'metadata.db'}",
+            connections_file=self.home / "cloud.json",
+        )
+
+    def agent_settings(self) -> AgentSettings:
+        return AgentSettings(
+            tenant=self.name,
+            agent_id=self.agent,
+            home=self.home,
+            temporal=self.temporal(),
+            buffer=self.buffer_config(),
+            connections_file=self.home / "agent.json",
+        )
+
+    def agent_env(self) -> dict[str, str]:
+        """The agent's settings as environment variables, for running it as a separate process."""
+        s = self.agent_settings()
+        return {
+            "VSC_AGENT_TENANT": s.tenant,
+            "VSC_AGENT_AGENT_ID": s.agent_id,
+            "VSC_AGENT_TEMPORAL__ADDRESS": s.temporal.address,
+            "VSC_AGENT_TEMPORAL__NAMESPACE": s.temporal.namespace,
+            "VSC_AGENT_BUFFER__DIRECTORY": str(s.buffer.directory),
+            "VSC_AGENT_BUFFER__KEYRING_DIR": str(s.buffer.keyring_dir),
+            "VSC_AGENT_BUFFER__MASTER_KEYFILE": str(s.buffer.master_keyfile),
+            "VSC_AGENT_CONNECTIONS_FILE": str(s.connections_file),
+        }
+
+    async def start(self, workflow: str, body: dict[str, Any], *, wid: str | None = None) -> WorkflowHandle:
+        return await self.client.start_workflow(
+            workflow,
+            body,
+            id=wid or f"{workflow}-{uuid.uuid4().hex[:10]}",
+            task_queue=cloud_queue(self.name),
+            result_type=SyncResult,
+        )
+
+
+@asynccontextmanager
+async def running(tenant: Tenant, *, agent: bool = True, cloud: bool = True) -> AsyncIterator[list[Worker]]:
+    """Run the tenant's cloud worker and (unless it runs as a separate process) its agent worker."""
+    tenant.write_registries()
+    executor = ThreadPoolExecutor(max_workers=8)
+    workers: list[Worker] = []
+    if cloud:
+        workers += build_workers(tenant.client, tenant.cloud_settings(), executor)
+    if agent:
+        workers.append(build_worker(tenant.client, tenant.agent_settings(), executor))
+    async with AsyncExitStack() as stack:
+        for w in workers:
+            await stack.enter_async_context(w)
+        yield workers
+    executor.shutdown(wait=False, cancel_futures=True)
+
+
+async def record_history(handle: WorkflowHandle, workflow: str, scenario: str) -> None:
+    """Save the run's history for the replay suite when VSC_RECORD_HISTORIES=1."""
+    if os.environ.get("VSC_RECORD_HISTORIES") != "1":
+        return
+    history = await handle.fetch_history()
+    path = HISTORIES / workflow / f"{scenario}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(history.to_json())
