@@ -14,10 +14,10 @@ from typing import Any
 from sqlalchemy import Engine, create_engine, event
 from sqlalchemy.engine import Connection, make_url
 from sqlalchemy.exc import ArgumentError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
 
 from activities.errors import InvalidInputError, TenantNotFoundError
-from activities.metadata._models import Tenant
+from activities.metadata._models import Tenant, TenantScoped
 from activities.metadata._naming import translate_map, validate_tenant_id
 
 # Connection option read by the SQLite "begin" hook: writers that must serialise (the audit
@@ -93,19 +93,59 @@ def global_session(engine: Engine) -> Iterator[Session]:
         yield session
 
 
+class TenantSession(Session):
+    """Session bound to one tenant: its ORM reads and writes are confined to that tenant's rows.
+
+    On PostgreSQL the schema already separates tenants; the extra ``tenant_id`` criteria are
+    what separates them in the shared SQLite file, and a second wall on PostgreSQL.
+    """
+
+    @property
+    def tenant_id(self) -> str:
+        """The tenant this session was opened for."""
+        return str(self.info["tenant_id"])
+
+
+@event.listens_for(TenantSession, "do_orm_execute")
+def _only_this_tenants_rows(state: ORMExecuteState) -> None:
+    if state.is_column_load or state.is_relationship_load:
+        return
+    if state.is_select or state.is_update or state.is_delete:
+        tenant_id = state.session.info["tenant_id"]
+        state.statement = state.statement.options(
+            with_loader_criteria(TenantScoped, lambda cls: cls.tenant_id == tenant_id, include_aliases=True)
+        )
+
+
+@event.listens_for(TenantSession, "before_flush")
+def _refuse_foreign_rows(session: Session, _flush: UOWTransaction, _instances: Any) -> None:
+    tenant_id = session.info["tenant_id"]
+    for obj in (*session.new, *session.dirty):
+        if not isinstance(obj, TenantScoped):
+            continue
+        if getattr(obj, "tenant_id", None) is None:
+            obj.tenant_id = tenant_id
+        elif obj.tenant_id != tenant_id:
+            raise InvalidInputError(
+                f"{type(obj).__name__} of tenant {obj.tenant_id!r} cannot be written "
+                f"through a session of tenant {tenant_id!r}",
+                tenant=tenant_id,
+            )
+
+
 @contextmanager
-def tenant_session(engine: Engine, tenant_id: str) -> Iterator[Session]:
+def tenant_session(engine: Engine, tenant_id: str) -> Iterator[TenantSession]:
     """Session whose tenant tables resolve to ``tenant_id``'s schema; commits on a clean exit.
 
-    The session records its tenant in ``session.info["tenant_id"]`` so helpers can refuse a
-    call for another tenant.
+    ORM queries on tenant tables only ever return this tenant's rows, new rows get its
+    ``tenant_id``, and writing a row of another tenant is refused.
 
     Raises:
         InvalidInputError: The tenant id is malformed.
         TenantNotFoundError: The tenant was never provisioned.
     """
     validate_tenant_id(tenant_id)
-    with Session(scoped_engine(engine, tenant_id), info={"tenant_id": tenant_id}) as session:
+    with TenantSession(scoped_engine(engine, tenant_id), info={"tenant_id": tenant_id}) as session:
         with session.begin():
             require_tenant(session, tenant_id)
             yield session

@@ -72,6 +72,15 @@ class TenantBase(DeclarativeBase):
     type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
 
 
+class TenantScoped:
+    """Mixin of every tenant table: the ``tenant_id`` column that tenant sessions filter on.
+
+    Tables whose key includes the tenant redeclare the column as part of their primary key.
+    """
+
+    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, index=True)
+
+
 class Tenant(GlobalBase):
     """A customer; its id names its schema, queues and keys."""
 
@@ -84,7 +93,7 @@ class Tenant(GlobalBase):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
 
 
-class Connection(TenantBase):
+class Connection(TenantScoped, TenantBase):
     """A named source or destination; ``config`` never holds secrets."""
 
     __tablename__ = "connections"
@@ -94,7 +103,6 @@ class Connection(TenantBase):
     )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, index=True)
     name: Mapped[str] = mapped_column(String(200))
     kind: Mapped[str] = mapped_column(String(64))
     location: Mapped[str] = mapped_column(String(8))
@@ -104,14 +112,13 @@ class Connection(TenantBase):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Agent(TenantBase):
+class Agent(TenantScoped, TenantBase):
     """An enrolled on-premise mini connector and its last reported presence."""
 
     __tablename__ = "agents"
     __table_args__ = (UniqueConstraint("tenant_id", "connector_id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, index=True)
     connector_id: Mapped[str] = mapped_column(String(63))
     name: Mapped[str] = mapped_column(String(200))
     public_key: Mapped[str | None] = mapped_column(Text)
@@ -123,14 +130,13 @@ class Agent(TenantBase):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
-class WorkflowDefinition(TenantBase):
+class WorkflowDefinition(TenantScoped, TenantBase):
     """An immutable, versioned workflow document."""
 
     __tablename__ = "workflow_definitions"
     __table_args__ = (UniqueConstraint("tenant_id", "name", "version"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, index=True)
     name: Mapped[str] = mapped_column(String(200))
     version: Mapped[int] = mapped_column(Integer)
     pattern: Mapped[str] = mapped_column(String(64))
@@ -139,14 +145,13 @@ class WorkflowDefinition(TenantBase):
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
-class Execution(TenantBase):
+class Execution(TenantScoped, TenantBase):
     """One Temporal run started by the platform, kept for listing and audit joins."""
 
     __tablename__ = "executions"
     __table_args__ = (UniqueConstraint("tenant_id", "workflow_id", "run_id"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
-    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, index=True)
     workflow_id: Mapped[str] = mapped_column(String(255))
     run_id: Mapped[str] = mapped_column(String(64))
     workflow_type: Mapped[str] = mapped_column(String(128))
@@ -157,7 +162,7 @@ class Execution(TenantBase):
     definition_id: Mapped[str | None] = mapped_column(String(36), ForeignKey(WorkflowDefinition.id))
 
 
-class SyncState(TenantBase):
+class SyncState(TenantScoped, TenantBase):
     """Incremental-sync cursor of one table in one pipeline."""
 
     __tablename__ = "sync_state"
@@ -169,7 +174,7 @@ class SyncState(TenantBase):
     updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
 
 
-class WorkflowExecutionEvent(TenantBase):
+class WorkflowExecutionEvent(TenantScoped, TenantBase):
     """One append-only, hash-chained audit event; the database refuses UPDATE and DELETE."""
 
     __tablename__ = "workflow_execution_events"
@@ -196,7 +201,7 @@ class WorkflowExecutionEvent(TenantBase):
     hash: Mapped[str] = mapped_column(String(64))
 
 
-class AuditHead(TenantBase):
+class AuditHead(TenantScoped, TenantBase):
     """Per-tenant counter row: the append lock, and the witness that detects a removed tail."""
 
     __tablename__ = "audit_heads"
