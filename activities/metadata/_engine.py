@@ -17,6 +17,7 @@ from sqlalchemy.exc import ArgumentError
 from sqlalchemy.orm import ORMExecuteState, Session, UOWTransaction, with_loader_criteria
 
 from activities.errors import InvalidInputError, TenantNotFoundError
+from activities.metadata._errors import map_metadata_errors
 from activities.metadata._models import Tenant, TenantScoped
 from activities.metadata._naming import translate_map, validate_tenant_id
 
@@ -88,9 +89,14 @@ def require_tenant(session: Session, tenant_id: str) -> Tenant:
 
 @contextmanager
 def global_session(engine: Engine) -> Iterator[Session]:
-    """Session on the global schema (the tenant registry); commits on a clean exit."""
-    with Session(scoped_engine(engine, None)) as session, session.begin():
-        yield session
+    """Session on the global schema (the tenant registry); commits on a clean exit.
+
+    Raises:
+        DatabaseError: A database failure inside the block (TransientDatabaseError if retryable).
+    """
+    with map_metadata_errors("use the tenant registry"), Session(scoped_engine(engine, None)) as session:
+        with session.begin():
+            yield session
 
 
 class TenantSession(Session):
@@ -143,9 +149,13 @@ def tenant_session(engine: Engine, tenant_id: str) -> Iterator[TenantSession]:
     Raises:
         InvalidInputError: The tenant id is malformed.
         TenantNotFoundError: The tenant was never provisioned.
+        DatabaseError: A database failure inside the block (TransientDatabaseError if retryable).
     """
     validate_tenant_id(tenant_id)
-    with TenantSession(scoped_engine(engine, tenant_id), info={"tenant_id": tenant_id}) as session:
+    with (
+        map_metadata_errors("use the metadata store", tenant=tenant_id),
+        TenantSession(scoped_engine(engine, tenant_id), info={"tenant_id": tenant_id}) as session,
+    ):
         with session.begin():
             require_tenant(session, tenant_id)
             yield session

@@ -95,7 +95,7 @@ def provision_tenant(engine: Engine, *, tenant_id: str, name: str, tier: str = "
     """
     validate_tenant_id(tenant_id)
     migrate(engine, tenant=None)
-    with map_metadata_errors("provision tenant", tenant=tenant_id), global_session(engine) as session:
+    with global_session(engine) as session:
         existing = session.get(Tenant, tenant_id)
         if existing is not None:
             return TenantPublic.model_validate(existing)
@@ -108,7 +108,7 @@ def provision_tenant(engine: Engine, *, tenant_id: str, name: str, tier: str = "
                 tenant=tenant_id,
             )
     migrate(engine, tenant=tenant_id)
-    with map_metadata_errors("provision tenant", tenant=tenant_id), global_session(engine) as session:
+    with global_session(engine) as session:
         tenant = session.get(Tenant, tenant_id)
         if tenant is None:
             tenant = Tenant(id=tenant_id, name=name, tier=tier, paused=False, created_at=utcnow())

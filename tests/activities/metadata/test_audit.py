@@ -1,6 +1,7 @@
 import threading
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
+from itertools import pairwise
 
 import pytest
 from pydantic import ValidationError
@@ -61,14 +62,19 @@ def _fill(writer, tid, count):
 
 def test_append_returns_gapless_seq_and_verify_is_ok(backend, tenant):
     writer = AuditWriter(backend.engine)
-    assert writer.verify(tenant).model_dump() == {"ok": True, "count": 0, "first_bad_seq": None, "reason": None}
+    assert writer.verify(tenant).model_dump() == {
+        "ok": True,
+        "count": 0,
+        "first_bad_seq": None,
+        "reason": None,
+    }
     assert _fill(writer, tenant, 5) == [1, 2, 3, 4, 5]
     result = writer.verify(tenant)
     assert (result.ok, result.count, result.first_bad_seq) == (True, 5, None)
     records = writer.query(tenant)
     assert [r.seq for r in records] == [1, 2, 3, 4, 5]
     assert records[0].prev_hash == "0" * 64
-    assert all(later.prev_hash == earlier.hash for earlier, later in zip(records, records[1:]))
+    assert all(later.prev_hash == earlier.hash for earlier, later in pairwise(records))
     assert records[2].details == {"chunk": 3, "columns": ["id", "total"]}
 
 
@@ -140,8 +146,11 @@ def test_database_refuses_update_and_delete_of_events(backend, tenant):
         ("DELETE FROM {t} WHERE seq = 1", 1),
         ("DELETE FROM {t} WHERE seq = 5", 5),
         # Reorder: swap the contents' positions of events 2 and 4.
-        ("UPDATE {t} SET seq = CASE seq WHEN 2 THEN -4 WHEN 4 THEN -2 END WHERE seq IN (2, 4);"
-         "UPDATE {t} SET seq = -seq WHERE seq < 0", 2),
+        (
+            "UPDATE {t} SET seq = CASE seq WHEN 2 THEN -4 WHEN 4 THEN -2 END WHERE seq IN (2, 4);"
+            "UPDATE {t} SET seq = -seq WHERE seq < 0",
+            2,
+        ),
     ],
     ids=["alter-rows", "alter-details", "delete-middle", "delete-first", "delete-last", "reorder"],
 )
