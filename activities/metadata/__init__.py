@@ -3,7 +3,7 @@
 from activities.metadata._audit import AuditWriter
 from activities.metadata._audit_models import AuditEvent, AuditRecord, AuditVerification
 from activities.metadata._engine import global_session, make_engine, tenant_session
-from activities.metadata._migrate import TenantPublic, migrate, provision_tenant
+from activities.metadata._migrate import TenantPublic, migrate, migrate_all, provision_tenant
 from activities.metadata._models import (
     Agent,
     AuditHead,
@@ -28,6 +28,7 @@ __all__ = [
     "GLOBAL_SCHEMA",
     "TenantPublic",
     "migrate",
+    "migrate_all",
     "provision_tenant",
     "tenant_schema_name",
     "validate_tenant_id",

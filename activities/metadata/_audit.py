@@ -127,8 +127,12 @@ class AuditWriter:
         """
         with map_metadata_errors("verify the audit log", tenant=tenant_id):
             with self._transaction(tenant_id, write=False) as conn:
+                # Stream: a tenant's log can outgrow memory; the chain is checked row by row.
                 rows = conn.execute(
-                    select(_EVENTS).where(_EVENTS.c.tenant_id == tenant_id).order_by(_EVENTS.c.seq)
+                    select(_EVENTS)
+                    .where(_EVENTS.c.tenant_id == tenant_id)
+                    .order_by(_EVENTS.c.seq)
+                    .execution_options(yield_per=1000)
                 )
                 prev_hash, count = GENESIS_HASH, 0
                 for row in rows:

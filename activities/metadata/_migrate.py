@@ -115,3 +115,17 @@ def provision_tenant(engine: Engine, *, tenant_id: str, name: str, tier: str = "
             session.add(tenant)
             session.flush()
         return TenantPublic.model_validate(tenant)
+
+
+def migrate_all(engine: Engine) -> list[str]:
+    """Upgrade the global schema and every provisioned tenant's schema, e.g. after a deploy.
+
+    Returns:
+        The tenant ids that were migrated, in id order.
+    """
+    migrate(engine, tenant=None)
+    with global_session(engine) as session:
+        tenant_ids = list(session.scalars(select(Tenant.id).order_by(Tenant.id)))
+    for tenant_id in tenant_ids:
+        migrate(engine, tenant=tenant_id)
+    return tenant_ids

@@ -6,6 +6,7 @@ from activities.metadata import (
     GLOBAL_SCHEMA,
     Connection,
     migrate,
+    migrate_all,
     provision_tenant,
     tenant_schema_name,
     tenant_session,
@@ -123,3 +124,12 @@ def test_two_tenants_cannot_see_each_others_rows(backend):
                 for tid in (a, b)
             }
         assert counts == {a: 2, b: 1}
+
+
+def test_migrate_all_upgrades_every_tenant(backend):
+    ids = sorted(new_tenant_id() for _ in range(2))
+    for tid in ids:
+        provision_tenant(backend.engine, tenant_id=tid, name=tid)
+    migrated = migrate_all(backend.engine)
+    assert set(ids) <= set(migrated)
+    assert migrated == sorted(migrated)
