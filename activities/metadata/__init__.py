@@ -2,7 +2,7 @@
 
 from activities.metadata._audit import AuditWriter
 from activities.metadata._audit_models import AuditEvent, AuditRecord, AuditVerification
-from activities.metadata._engine import global_session, make_engine, tenant_session
+from activities.metadata._engine import TenantSession, global_session, make_engine, tenant_session
 from activities.metadata._migrate import TenantPublic, migrate, migrate_all, provision_tenant
 from activities.metadata._models import (
     Agent,
@@ -24,6 +24,7 @@ __all__ = [
     "make_engine",
     "tenant_session",
     "global_session",
+    "TenantSession",
     # Tenants, schemas and migrations
     "GLOBAL_SCHEMA",
     "TenantPublic",
