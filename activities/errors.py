@@ -137,3 +137,7 @@ def activity_errors() -> Iterator[None]:
         yield
     except VscError as exc:
         raise to_application_error(exc) from None
+
+
+class TenantNotFoundError(VscError, Terminal):
+    """A tenant id is not provisioned in the metadata store."""

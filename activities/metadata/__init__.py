@@ -1,0 +1,55 @@
+"""Platform metadata store: models, migrations, tenant schemas, sync state and the audit log."""
+
+from activities.metadata._audit import AuditWriter
+from activities.metadata._audit_models import AuditEvent, AuditRecord, AuditVerification
+from activities.metadata._engine import TenantSession, global_session, make_engine, tenant_session
+from activities.metadata._migrate import TenantPublic, migrate, migrate_all, provision_tenant
+from activities.metadata._models import (
+    Agent,
+    AuditHead,
+    Connection,
+    Execution,
+    GlobalBase,
+    SyncState,
+    Tenant,
+    TenantBase,
+    WorkflowDefinition,
+    WorkflowExecutionEvent,
+)
+from activities.metadata._naming import GLOBAL_SCHEMA, tenant_schema_name, validate_tenant_id
+from activities.metadata._sync_state import get_sync_state, save_sync_state
+
+__all__ = [
+    # Engines and sessions
+    "make_engine",
+    "tenant_session",
+    "global_session",
+    "TenantSession",
+    # Tenants, schemas and migrations
+    "GLOBAL_SCHEMA",
+    "TenantPublic",
+    "migrate",
+    "migrate_all",
+    "provision_tenant",
+    "tenant_schema_name",
+    "validate_tenant_id",
+    # Models
+    "GlobalBase",
+    "TenantBase",
+    "Tenant",
+    "Connection",
+    "Agent",
+    "WorkflowDefinition",
+    "Execution",
+    "SyncState",
+    "WorkflowExecutionEvent",
+    "AuditHead",
+    # Sync state
+    "get_sync_state",
+    "save_sync_state",
+    # Audit log
+    "AuditEvent",
+    "AuditRecord",
+    "AuditVerification",
+    "AuditWriter",
+]

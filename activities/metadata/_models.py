@@ -1,0 +1,212 @@
+"""ORM models of the metadata store: global tables and per-tenant tables.
+
+Tenant tables live under the ``tenant`` placeholder schema and are mapped to the tenant's
+physical schema per session. Every tenant table also carries ``tenant_id`` so that the shared
+SQLite file, and any query that slips past the schema map, still separates tenants.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    MetaData,
+    String,
+    Text,
+    UniqueConstraint,
+    false,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+from activities.metadata._naming import GLOBAL_PLACEHOLDER, TENANT_PLACEHOLDER
+
+_NAMING = {
+    "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+    "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+    "ck": "ck_%(table_name)s_%(constraint_name)s",
+    "fk": "fk_%(table_name)s_%(column_0_name)s_%(referred_table_name)s",
+    "pk": "pk_%(table_name)s",
+}
+# SQLite only auto-increments an INTEGER PRIMARY KEY.
+_BIGID = BigInteger().with_variant(Integer(), "sqlite")
+_TENANT_ID = String(63)
+
+
+def utcnow() -> datetime:
+    """Timezone-aware now; every stored timestamp is UTC."""
+    return datetime.now(UTC)
+
+
+def as_utc(moment: datetime) -> datetime:
+    """Aware UTC datetime; naive values (SQLite drops the zone) are taken to be UTC already."""
+    if moment.tzinfo is None:
+        return moment.replace(tzinfo=UTC)
+    return moment.astimezone(UTC)
+
+
+def new_id() -> str:
+    """Random text primary key, unguessable across tenants."""
+    return str(uuid.uuid4())
+
+
+class GlobalBase(DeclarativeBase):
+    """Base of tables in the one global schema (``vsc_global`` on PostgreSQL)."""
+
+    metadata = MetaData(schema=GLOBAL_PLACEHOLDER, naming_convention=_NAMING)
+
+
+class TenantBase(DeclarativeBase):
+    """Base of tables that exist once per tenant schema."""
+
+    metadata = MetaData(schema=TENANT_PLACEHOLDER, naming_convention=_NAMING)
+    type_annotation_map = {dict[str, Any]: JSON, datetime: DateTime(timezone=True)}
+
+
+class TenantScoped:
+    """Mixin of every tenant table: the ``tenant_id`` column that tenant sessions filter on.
+
+    Tables whose key includes the tenant redeclare the column as part of their primary key.
+    """
+
+    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, index=True)
+
+
+class Tenant(GlobalBase):
+    """A customer; its id names its schema, queues and keys."""
+
+    __tablename__ = "tenants"
+
+    id: Mapped[str] = mapped_column(_TENANT_ID, primary_key=True)
+    name: Mapped[str] = mapped_column(String(200))
+    tier: Mapped[str] = mapped_column(String(32), default="free", server_default="free")
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), default=utcnow)
+
+
+class Connection(TenantScoped, TenantBase):
+    """A named source or destination; ``config`` never holds secrets."""
+
+    __tablename__ = "connections"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "name"),
+        CheckConstraint("location IN ('local', 'cloud')", name="location"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    kind: Mapped[str] = mapped_column(String(64))
+    location: Mapped[str] = mapped_column(String(8))
+    agent_id: Mapped[str | None] = mapped_column(String(36))
+    config: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    write_granted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Agent(TenantScoped, TenantBase):
+    """An enrolled on-premise mini connector and its last reported presence."""
+
+    __tablename__ = "agents"
+    __table_args__ = (UniqueConstraint("tenant_id", "connector_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    connector_id: Mapped[str] = mapped_column(String(63))
+    name: Mapped[str] = mapped_column(String(200))
+    public_key: Mapped[str | None] = mapped_column(Text)
+    version: Mapped[str] = mapped_column(String(64), default="")
+    host: Mapped[str] = mapped_column(String(255), default="")
+    last_heartbeat: Mapped[datetime | None] = mapped_column()
+    endpoints: Mapped[dict[str, Any]] = mapped_column(default=dict)
+    status: Mapped[str] = mapped_column(String(32), default="offline")
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class WorkflowDefinition(TenantScoped, TenantBase):
+    """An immutable, versioned workflow document."""
+
+    __tablename__ = "workflow_definitions"
+    __table_args__ = (UniqueConstraint("tenant_id", "name", "version"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    version: Mapped[int] = mapped_column(Integer)
+    pattern: Mapped[str] = mapped_column(String(64))
+    document: Mapped[dict[str, Any]] = mapped_column()
+    content_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Execution(TenantScoped, TenantBase):
+    """One Temporal run started by the platform, kept for listing and audit joins."""
+
+    __tablename__ = "executions"
+    __table_args__ = (UniqueConstraint("tenant_id", "workflow_id", "run_id"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    workflow_id: Mapped[str] = mapped_column(String(255))
+    run_id: Mapped[str] = mapped_column(String(64))
+    workflow_type: Mapped[str] = mapped_column(String(128))
+    task_queue: Mapped[str] = mapped_column(String(255))
+    status: Mapped[str] = mapped_column(String(32))
+    started_at: Mapped[datetime] = mapped_column(default=utcnow)
+    closed_at: Mapped[datetime | None] = mapped_column()
+    definition_id: Mapped[str | None] = mapped_column(String(36), ForeignKey(WorkflowDefinition.id))
+
+
+class SyncState(TenantScoped, TenantBase):
+    """Incremental-sync cursor of one table in one pipeline."""
+
+    __tablename__ = "sync_state"
+
+    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, primary_key=True)
+    pipeline: Mapped[str] = mapped_column(String(200), primary_key=True)
+    table_name: Mapped[str] = mapped_column(String(255), primary_key=True)
+    cursor: Mapped[dict[str, Any]] = mapped_column()
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow, onupdate=utcnow)
+
+
+class WorkflowExecutionEvent(TenantScoped, TenantBase):
+    """One append-only, hash-chained audit event; the database refuses UPDATE and DELETE."""
+
+    __tablename__ = "workflow_execution_events"
+    __table_args__ = (
+        UniqueConstraint("tenant_id", "seq"),
+        Index(None, "tenant_id", "workflow_id"),
+        Index(None, "tenant_id", "occurred_at"),
+    )
+
+    id: Mapped[int] = mapped_column(_BIGID, primary_key=True, autoincrement=True)
+    tenant_id: Mapped[str] = mapped_column(_TENANT_ID)
+    seq: Mapped[int] = mapped_column(BigInteger)
+    occurred_at: Mapped[datetime] = mapped_column()
+    workflow_id: Mapped[str] = mapped_column(String(255))
+    run_id: Mapped[str] = mapped_column(String(64))
+    activity: Mapped[str] = mapped_column(String(128))
+    action: Mapped[str] = mapped_column(String(64))
+    target: Mapped[str] = mapped_column(String(512))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    outcome: Mapped[str] = mapped_column(String(32))
+    details: Mapped[dict[str, Any]] = mapped_column()
+    prev_hash: Mapped[str] = mapped_column(String(64))
+    hash: Mapped[str] = mapped_column(String(64))
+
+
+class AuditHead(TenantScoped, TenantBase):
+    """Per-tenant counter row: the append lock, and the witness that detects a removed tail."""
+
+    __tablename__ = "audit_heads"
+
+    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, primary_key=True)
+    last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
+    last_hash: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
