@@ -46,7 +46,6 @@ class Bookkeeping:
                     table=key.table,
                     cursor={"cursor": inp.cursor},
                 )
-                session.commit()
 
     @activity.defn(name=c.RECORD_AUDIT)
     def record_audit(self, inp: c.AuditInput) -> int:

@@ -14,7 +14,7 @@ from temporalio.worker import Worker
 
 from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
-from activities.metadata import make_engine, migrate
+from activities.metadata import make_engine, migrate, provision_tenant
 from activities.sync_steps import SyncSteps
 from activities.wiring import build_buffer
 from workers.settings import CloudSettings
@@ -29,6 +29,8 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
     """One worker per tenant queue, sharing one activity thread pool and one metadata engine."""
     engine = make_engine(settings.metadata_url)
     migrate(engine, tenant=None)
+    for tenant in settings.tenants:
+        provision_tenant(engine, tenant_id=tenant, name=tenant)
     book = Bookkeeping(engine=engine)
     assert settings.connections_file is not None
     steps = SyncSteps(
