@@ -40,7 +40,6 @@ _WRITE_GRANT = re.compile(
     r"\b(ALL PRIVILEGES|INSERT|UPDATE|DELETE|CREATE|DROP|ALTER|INDEX|FILE|SUPER|EXECUTE|CREATE ROUTINE"
     r"|ALTER ROUTINE|EVENT|TRIGGER|GRANT OPTION|CREATE USER|RELOAD|SHUTDOWN)\b"
 )
-_INFO = re.compile(r"Records:\s*(\d+)\s+Duplicates:\s*(\d+)")
 
 
 class MySqlConnector(SqlConnector):
@@ -138,6 +137,9 @@ class MySqlConnector(SqlConnector):
         tail = " ON DUPLICATE KEY UPDATE " + ", ".join(
             f"{self.quote(n)} = VALUES({self.quote(n)})" for n in rest
         )
+        key_index = [names.index(k) for k in key]
+        key_sql = "(" + ", ".join(self.quote(k) for k in key) + ")"
+        key_row = "(" + ", ".join(["%s"] * len(key)) + ")"
         changed = 0
         conn = self.conn
         conn.begin()
@@ -145,8 +147,17 @@ class MySqlConnector(SqlConnector):
             with conn.cursor() as cur:
                 for start in range(0, len(rows), 1000):
                     chunk = rows[start : start + 1000]
+                    # affected rows are 1 per insert and 2 per changed row, so count the keys that
+                    # already exist (locking them, as the upsert would) to tell inserts from updates
+                    cur.execute(
+                        f"SELECT COUNT(*) FROM {self.quote(table)} WHERE {key_sql} IN "
+                        f"({', '.join([key_row] * len(chunk))}) FOR UPDATE",
+                        [row[i] for row in chunk for i in key_index],
+                    )
+                    existing = cur.fetchone()[0]  # type: ignore[index]
                     affected = cur.execute(head + ", ".join([row_sql] * len(chunk)) + tail, sum(chunk, ()))
-                    changed += _inserted_or_changed(affected, conn, len(chunk))
+                    inserted = len(chunk) - existing
+                    changed += inserted + (affected - inserted) // 2
             conn.commit()
         except BaseException:
             conn.rollback()
@@ -163,18 +174,3 @@ class MySqlConnector(SqlConnector):
             connection=self.profile.name, user=user, can_write=bool(reasons), reasons=tuple(reasons)
         )
 
-
-def _inserted_or_changed(affected: int, conn: pymysql.connections.Connection, records: int) -> int:
-    """Rows inserted plus rows changed from one multi-row ``ON DUPLICATE KEY UPDATE``.
-
-    Affected rows count 1 per insert and 2 per changed update (0 when unchanged); the OK
-    packet's info text gives the duplicates, which separates the two.
-    """
-    info = conn._result.message if conn._result is not None else b""  # noqa: SLF001 - only source of the info text
-    text = info.decode() if isinstance(info, bytes) else str(info or "")
-    match = _INFO.search(text)
-    if not match:  # a one-row statement reports no info text
-        return min(affected, records)
-    duplicates = int(match.group(2))
-    inserted = records - duplicates
-    return inserted + (affected - inserted) // 2

@@ -19,7 +19,7 @@ __all__ = ["PostgresConnector"]
 
 _COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
-       coalesce(array_position(i.indkey::int2[], a.attnum), 0)
+       coalesce(array_position(i.indkey::int2[], a.attnum) + 1, 0)
 FROM pg_attribute a
 LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
 WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped

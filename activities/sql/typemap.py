@@ -25,7 +25,7 @@ __all__ = [
 ]
 
 _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
-_NATIVE = re.compile(r"^\s*([a-z][a-z0-9_ ]*?)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*([a-z ]*)$")
+_NATIVE = re.compile(r"^\s*([a-z][a-z0-9_ ]*)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*([a-z ]*)$")
 
 _SIMPLE_ARROW: dict[str, pa.DataType] = {
     "bool": pa.bool_(),
