@@ -37,6 +37,8 @@ ERROR_MAP: tuple[tuple[str, str, type[VscError]], ...] = (
     ("postgresql", "08", TransientDatabaseError),
     ("postgresql", "password authentication failed", AuthenticationFailedError),
     ("postgresql", "no password supplied", AuthenticationFailedError),
+    ("postgresql", "is not permitted to log in", AuthenticationFailedError),
+    ("postgresql", 'fatal:  role "', AuthenticationFailedError),
     ("postgresql", "connection refused", HostUnreachableError),
     ("postgresql", "could not translate host name", HostUnreachableError),
     ("postgresql", "name or service not known", HostUnreachableError),

@@ -114,6 +114,8 @@ class MySqlConnector(SqlConnector):
         conn = self.conn
         with conn.cursor() as setup:
             setup.execute("SET SESSION max_statement_time = %s", [float(timeout_s or 0)])
+            # the session too: DDL commits the current transaction implicitly and would escape it
+            setup.execute("SET SESSION TRANSACTION READ ONLY")
             setup.execute("START TRANSACTION READ ONLY")
         try:
             with conn.cursor(pymysql.cursors.SSCursor) as cur:
@@ -124,6 +126,8 @@ class MySqlConnector(SqlConnector):
         finally:
             if conn.open:
                 conn.rollback()
+                with conn.cursor() as reset:
+                    reset.execute("SET SESSION TRANSACTION READ WRITE")
 
     def _execute_ddl(self, sql: str) -> None:
         with self.conn.cursor() as cur:

@@ -117,11 +117,17 @@ class PostgresConnector(SqlConnector):
             with conn.transaction():
                 if timeout_s:
                     conn.execute(pgsql.SQL("SET LOCAL statement_timeout = {}").format(timeout_s * 1000))
-                with conn.cursor(name=f"vsc_{uuid.uuid4().hex}") as cur:
-                    cur.itersize = batch_rows
-                    cur.execute(sql, params or None)
-                    while rows := cur.fetchmany(batch_rows):
-                        yield rows
+                # a client cursor in chunked-rows mode, not DECLARE: any statement reaches the server
+                # inside the read-only transaction, which is the layer that must refuse writes
+                with conn.cursor() as cur:
+                    batch: list[tuple[Any, ...]] = []
+                    for row in cur.stream(sql, params or None, size=min(batch_rows, 10_000)):
+                        batch.append(row)
+                        if len(batch) >= batch_rows:
+                            yield batch
+                            batch = []
+                    if batch:
+                        yield batch
         finally:
             conn.read_only = False
 
