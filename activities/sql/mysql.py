@@ -158,7 +158,7 @@ class MySqlConnector(SqlConnector):
                         f"({', '.join([key_row] * len(chunk))}) FOR UPDATE",
                         [row[i] for row in chunk for i in key_index],
                     )
-                    existing = cur.fetchone()[0]  # type: ignore[index]
+                    existing = cur.fetchone()[0]
                     affected = cur.execute(head + ", ".join([row_sql] * len(chunk)) + tail, sum(chunk, ()))
                     inserted = len(chunk) - existing
                     changed += inserted + (affected - inserted) // 2

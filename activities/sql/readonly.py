@@ -7,6 +7,7 @@ clauses and functions with side effects all fail closed.
 
 from __future__ import annotations
 
+import re
 import unicodedata
 
 import sqlglot
@@ -44,6 +45,11 @@ def _refuse(reason: str) -> ReadOnlyViolationError:
     return ReadOnlyViolationError(f"query refused by the read-only gate: {reason}", reason=reason)
 
 
+# U&"..." / U&'...' spell names with escapes the parser does not decode (it reads them as U & "..."),
+# so a deny-listed function could hide behind one; refused wherever it appears, even inside a literal
+_UNICODE_ESCAPE = re.compile(r"(?i)\bU&[\"']")
+
+
 def _check_text(sql: str) -> None:
     if len(sql) > MAX_SQL_CHARS:
         raise _refuse(f"statement longer than {MAX_SQL_CHARS} characters")
@@ -57,6 +63,8 @@ def _check_text(sql: str) -> None:
         # control, format (zero-width) and separator characters hide statement boundaries from readers
         if char == "\x00" or unicodedata.category(char) in ("Cc", "Cf", "Zl", "Zp", "Zs", "Co", "Cn"):
             raise _refuse(f"character U+{ord(char):04X} is not allowed")
+    if _UNICODE_ESCAPE.search(sql):
+        raise _refuse("Unicode-escaped names (U&) are not allowed")
 
 
 def _function_name(node: exp.Func) -> str:

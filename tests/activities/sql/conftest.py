@@ -19,7 +19,8 @@ PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
 KINDS = ("postgresql", "mysql", "sqlite")
 
 ITEMS_DDL = {
-    "postgresql": """CREATE TABLE items (id bigint PRIMARY KEY, name varchar(100) NOT NULL, price numeric(12,2),
+    "postgresql": """CREATE TABLE items (id bigint PRIMARY KEY, name varchar(100) NOT NULL,
+        price numeric(12,2),
         updated_at timestamp(6) NOT NULL, seen_at timestamptz, day date, active boolean, note text)""",
     "mysql": """CREATE TABLE items (id BIGINT PRIMARY KEY, name VARCHAR(100) NOT NULL, price DECIMAL(12,2),
         updated_at DATETIME(6) NOT NULL, seen_at TIMESTAMP(6) NULL, day DATE, active BOOLEAN, note TEXT)""",
@@ -138,7 +139,11 @@ def urls(request: pytest.FixtureRequest, sqlite_url: str) -> dict[str, str]:
 
 
 def make_seeded(kind: str, url: str) -> None:
-    run_raw(kind, url, ["DROP TABLE IF EXISTS items", "DROP TABLE IF EXISTS order_lines", ITEMS_DDL[kind], LINES_DDL])
+    run_raw(
+        kind,
+        url,
+        ["DROP TABLE IF EXISTS items", "DROP TABLE IF EXISTS order_lines", ITEMS_DDL[kind], LINES_DDL],
+    )
     with open_connector(ConnectionProfile(name="seed", kind=kind, url=url, write=True)) as conn:
         assert conn.load(schema=ITEMS, batch=items_table(item_rows()), key=["id"]) == 25
         assert conn.load(schema=LINES, batch=lines_table(), key=["order_id", "line_no"]) == 20

@@ -60,7 +60,13 @@ def test_extract_resumes_on_composite_key(seeded: SqlConnector) -> None:
     position = json.loads(json.dumps(seeded.position_of(head, order)))
     assert position == [2, 2]
     rest = list(seeded.extract(schema=LINES, order_by=order, after=position, batch_rows=6))
-    keys = list(zip(all_ids([head], "order_id") + all_ids(rest, "order_id"), all_ids([head], "line_no") + all_ids(rest, "line_no"), strict=True))
+    keys = list(
+        zip(
+            all_ids([head], "order_id") + all_ids(rest, "order_id"),
+            all_ids([head], "line_no") + all_ids(rest, "line_no"),
+            strict=True,
+        )
+    )
     assert keys == [(o, n) for o in range(1, 6) for n in range(1, 5)]
 
 
@@ -68,21 +74,41 @@ def test_extract_incremental_since_cursor_with_timestamp_position(seeded: SqlCon
     rows = item_rows()
     since = rows[19]["updated_at"].isoformat()
     order = ["updated_at", "id"]
-    batches = list(seeded.extract(schema=ITEMS, order_by=order, since=since, since_column="updated_at", batch_rows=2))
+    batches = list(
+        seeded.extract(schema=ITEMS, order_by=order, since=since, since_column="updated_at", batch_rows=2)
+    )
     assert all_ids(batches) == [20, 21, 22, 23, 24, 25]
     position = json.loads(json.dumps(seeded.position_of(batches[0], order)))
     assert position == [rows[20]["updated_at"].isoformat(), 21]
-    rest = list(seeded.extract(schema=ITEMS, order_by=order, after=position, since=since, since_column="updated_at"))
+    rest = list(
+        seeded.extract(schema=ITEMS, order_by=order, after=position, since=since, since_column="updated_at")
+    )
     assert all_ids(rest) == [22, 23, 24, 25]
 
 
 def test_extract_resumes_after_decimal_and_timestamptz_positions(seeded: SqlConnector) -> None:
     order = ["seen_at", "id"]
     schema = ITEMS
-    batches = list(seeded.extract(schema=schema, order_by=order, since="2024-01-10T00:00:00+00:00", since_column="seen_at", batch_rows=3))
+    batches = list(
+        seeded.extract(
+            schema=schema,
+            order_by=order,
+            since="2024-01-10T00:00:00+00:00",
+            since_column="seen_at",
+            batch_rows=3,
+        )
+    )
     position = json.loads(json.dumps(seeded.position_of(batches[0], order)))
     assert isinstance(position[0], str)
-    rest = list(seeded.extract(schema=schema, order_by=order, after=position, since="2024-01-10T00:00:00+00:00", since_column="seen_at"))
+    rest = list(
+        seeded.extract(
+            schema=schema,
+            order_by=order,
+            after=position,
+            since="2024-01-10T00:00:00+00:00",
+            since_column="seen_at",
+        )
+    )
     assert all_ids(batches[:1]) + all_ids(rest) == all_ids(batches)
 
 
@@ -129,11 +155,17 @@ def test_ensure_table_creates_then_accepts_then_names_mismatched_column(writable
     writable.ensure_table(ITEMS, table="items_copy")
     writable.ensure_table(ITEMS, table="items_copy")
     assert writable.table_schema("items_copy").model_copy(update={"table": "items"}) == ITEMS
-    wrong = ITEMS.model_copy(update={"columns": (*ITEMS.columns[:-1], ColumnSchema(name="note", type="int64"))})
+    wrong = ITEMS.model_copy(
+        update={"columns": (*ITEMS.columns[:-1], ColumnSchema(name="note", type="int64"))}
+    )
     with pytest.raises(SchemaMismatchError, match="'note'") as info:
         writable.ensure_table(wrong)
     assert info.value.fields == {
-        "connection": writable.profile.name, "table": "items", "column": "note", "source_type": "int64", "dest_type": "string",
+        "connection": writable.profile.name,
+        "table": "items",
+        "column": "note",
+        "source_type": "int64",
+        "dest_type": "string",
     }
     extra = ITEMS.model_copy(update={"columns": (*ITEMS.columns, ColumnSchema(name="extra", type="date"))})
     with pytest.raises(SchemaMismatchError, match="'extra'"):
