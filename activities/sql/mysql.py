@@ -128,6 +128,7 @@ class MySqlConnector(SqlConnector):
                 conn.rollback()
                 with conn.cursor() as reset:
                     reset.execute("SET SESSION TRANSACTION READ WRITE")
+                    reset.execute("SET SESSION max_statement_time = 0")
 
     def _execute_ddl(self, sql: str) -> None:
         with self.conn.cursor() as cur:
