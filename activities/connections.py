@@ -1,0 +1,95 @@
+"""Connection profiles: which database a connector may reach, and whether it may write there.
+
+Profiles live on the worker that uses them (the agent never ships them to the cloud), so the
+registry is loaded from a local JSON file. Write access is off unless a profile grants it.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from pathlib import Path
+from typing import Any, Literal
+
+from pydantic import BaseModel, ConfigDict, SecretStr
+from sqlalchemy.engine import make_url
+
+from activities.errors import ConnectionNotFoundError, InvalidInputError
+
+__all__ = ["ConnectionProfile", "ConnectionRegistry", "masked_url"]
+
+
+def masked_url(url: str | SecretStr) -> str:
+    """Return ``url`` with any password replaced by ``***`` so it can go into messages and logs."""
+    raw = url.get_secret_value() if isinstance(url, SecretStr) else url
+    try:
+        return make_url(raw).render_as_string(hide_password=True)
+    except Exception:  # an unparsable URL may still hold a secret: show nothing of it
+        return "<unparsable url>"
+
+
+class ConnectionProfile(BaseModel):
+    """One named database endpoint with its credential and its write grant."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    kind: Literal["postgresql", "mysql", "sqlite"]
+    url: SecretStr
+    location: Literal["local", "cloud"] = "local"
+    write: bool = False
+
+    def masked_url(self) -> str:
+        """The profile URL without its password."""
+        return masked_url(self.url)
+
+    def password(self) -> str | None:
+        """The password in the URL, used only to scrub it out of driver messages."""
+        return make_url(self.url.get_secret_value()).password
+
+
+class ConnectionRegistry:
+    """The connection profiles one worker knows, looked up by name.
+
+    Args:
+        profiles: Profiles with unique names.
+    """
+
+    def __init__(self, profiles: Iterable[ConnectionProfile]) -> None:
+        self._profiles: dict[str, ConnectionProfile] = {}
+        for profile in profiles:
+            if profile.name in self._profiles:
+                raise InvalidInputError(
+                    f"connection {profile.name!r} is defined twice", connection=profile.name
+                )
+            self._profiles[profile.name] = profile
+
+    @classmethod
+    def from_list(cls, items: Iterable[ConnectionProfile | Mapping[str, Any]]) -> ConnectionRegistry:
+        """Build a registry from profiles or plain dicts (as found in a JSON file)."""
+        return cls(
+            p if isinstance(p, ConnectionProfile) else ConnectionProfile.model_validate(p) for p in items
+        )
+
+    @classmethod
+    def from_file(cls, path: str | Path) -> ConnectionRegistry:
+        """Load ``{"connections": [...]}`` from a JSON file."""
+        data = json.loads(Path(path).read_text(encoding="utf-8"))
+        return cls.from_list(data.get("connections", []))
+
+    def get(self, name: str) -> ConnectionProfile:
+        """Return the profile called ``name``.
+
+        Raises:
+            ConnectionNotFoundError: No profile has that name on this worker.
+        """
+        try:
+            return self._profiles[name]
+        except KeyError:
+            raise ConnectionNotFoundError(
+                f"connection {name!r} is not configured on this worker", connection=name
+            ) from None
+
+    def names(self) -> list[str]:
+        """Names of all profiles, sorted."""
+        return sorted(self._profiles)

@@ -1,0 +1,48 @@
+"""Mode-1 SQL connectors: PostgreSQL, MySQL/MariaDB and SQLite behind one interface."""
+
+from activities.sql.connector import SqlConnector, open_connector
+from activities.sql.errors import ERROR_MAP, classify, db_errors
+from activities.sql.models import PrivilegeReport
+from activities.sql.mysql import MySqlConnector
+from activities.sql.postgres import PostgresConnector
+from activities.sql.readonly import MAX_SQL_CHARS, check_read_only
+from activities.sql.sqlite import SqliteConnector
+from activities.sql.typemap import (
+    arrow_schema,
+    arrow_type,
+    ddl_type,
+    is_compatible,
+    logical_from_mysql,
+    logical_from_postgres,
+    logical_from_sqlite,
+)
+from activities.sql.values import canonical_text, from_json_value, rows_to_batch, to_json_value
+
+__all__ = [
+    # connectors
+    "SqlConnector",
+    "open_connector",
+    "PostgresConnector",
+    "MySqlConnector",
+    "SqliteConnector",
+    "PrivilegeReport",
+    # read-only gate (layer 1)
+    "check_read_only",
+    "MAX_SQL_CHARS",
+    # error translation
+    "ERROR_MAP",
+    "classify",
+    "db_errors",
+    # types and values
+    "arrow_schema",
+    "arrow_type",
+    "ddl_type",
+    "is_compatible",
+    "logical_from_mysql",
+    "logical_from_postgres",
+    "logical_from_sqlite",
+    "canonical_text",
+    "from_json_value",
+    "rows_to_batch",
+    "to_json_value",
+]

@@ -1,0 +1,361 @@
+"""The one interface every SQL connector implements, and the parts all dialects share.
+
+Dialect modules supply connecting, catalogue queries, streaming in a read-only transaction and
+the upsert statement; everything that must behave identically everywhere (keyset SQL, JSON
+positions, schema checks, the write gate, fingerprints) lives here once.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import re
+from abc import ABC, abstractmethod
+from collections.abc import Iterator, Sequence
+from types import TracebackType
+from typing import Any, ClassVar
+
+import pyarrow as pa
+
+from activities.connections import ConnectionProfile
+from activities.errors import InvalidInputError, SchemaMismatchError, TableNotFoundError, WriteNotGrantedError
+from activities.sql.errors import db_errors
+from activities.sql.models import PrivilegeReport
+from activities.sql.readonly import check_read_only
+from activities.sql.typemap import ddl_type, is_compatible
+from activities.sql.values import canonical_text, from_json_value, rows_to_batch, to_json_value
+from workflows.types import Fingerprint, TableSchema
+
+__all__ = ["SqlConnector", "open_connector"]
+
+_IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
+_HASH_MODULUS = 2**128
+
+
+class SqlConnector(ABC):
+    """A connection to one database named by a profile; use it as a context manager.
+
+    Args:
+        profile: Which database, with which credential and write grant.
+    """
+
+    dialect: ClassVar[str]
+    placeholder: ClassVar[str] = "%s"
+    statement_timeout_s: ClassVar[int] = 300
+
+    def __init__(self, profile: ConnectionProfile) -> None:
+        self.profile = profile
+
+    def __enter__(self) -> SqlConnector:
+        with self._errors():
+            self._connect()
+        return self
+
+    def __exit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        self.close()
+
+    # ----- dialect hooks -----
+
+    @abstractmethod
+    def _connect(self) -> None:
+        """Open the driver connection (called lazily by ``__enter__``)."""
+
+    @abstractmethod
+    def close(self) -> None:
+        """Close the driver connection; safe to call twice."""
+
+    @abstractmethod
+    def quote(self, name: str) -> str:
+        """Quote an identifier for this dialect."""
+
+    @abstractmethod
+    def _list_tables(self) -> list[str]:
+        """Base tables visible in the connection's default schema."""
+
+    @abstractmethod
+    def _describe(self, table: str) -> TableSchema | None:
+        """The logical schema of ``table``, or None if it does not exist."""
+
+    @abstractmethod
+    def _stream(
+        self, sql: str, params: Sequence[Any], *, batch_rows: int, timeout_s: int | None
+    ) -> Iterator[list]:
+        """Run ``sql`` in a read-only transaction and yield lists of row tuples, streaming."""
+
+    @abstractmethod
+    def _upsert(self, *, schema: TableSchema, table: str, rows: list[tuple], key: Sequence[str]) -> int:
+        """Upsert ``rows`` in one transaction; return rows inserted or changed."""
+
+    @abstractmethod
+    def _execute_ddl(self, sql: str) -> None:
+        """Run one DDL statement and commit it."""
+
+    @abstractmethod
+    def privileges(self) -> PrivilegeReport:
+        """Whether the database user could write anywhere it can read."""
+
+    def _select_expr(self, logical: str, column: str) -> str:
+        """Select-list expression for a column (dialects override to cast e.g. json to text)."""
+        return self.quote(column)
+
+    def _to_param(self, logical: str, value: Any) -> Any:
+        """A Python value as the driver should bind it (SQLite overrides: it stores text)."""
+        return value
+
+    def _from_db(self, logical: str, value: Any) -> Any:
+        """A driver value decoded before Arrow coercion (SQLite overrides: it reads text)."""
+        return value
+
+    # ----- shared behaviour -----
+
+    def _errors(self, table: str | None = None) -> Any:
+        return db_errors(connection=self.profile.name, table=table, secret=self.profile.password())
+
+    def _check_name(self, name: str, *, what: str = "table") -> str:
+        if not _IDENT.match(name):
+            raise InvalidInputError(
+                f"connection {self.profile.name!r}: {what} name {name!r} is not a plain identifier",
+                connection=self.profile.name,
+                **{what: name},
+            )
+        return name
+
+    def discover(self, tables: Sequence[str] | None = None) -> list[TableSchema]:
+        """Schemas of ``tables`` (all base tables when None), in the order asked."""
+        if tables is None:
+            with self._errors():
+                tables = self._list_tables()
+        return [self.table_schema(t) for t in tables]
+
+    def table_schema(self, table: str) -> TableSchema:
+        """Logical schema of one table.
+
+        Raises:
+            TableNotFoundError: The table does not exist for this connection.
+        """
+        self._check_name(table)
+        with self._errors(table):
+            found = self._describe(table)
+        if found is None:
+            raise TableNotFoundError(
+                f"connection {self.profile.name!r}: table {table!r} does not exist",
+                connection=self.profile.name,
+                table=table,
+            )
+        return found
+
+    def _keyset_sql(
+        self,
+        schema: TableSchema,
+        order_by: Sequence[str],
+        *,
+        after: Sequence[Any] | None,
+        since_column: str | None,
+    ) -> tuple[str, list[str]]:
+        cols = ", ".join(self._select_expr(c.type, c.name) for c in schema.columns)
+        where, bound = [], []
+        if since_column is not None:
+            where.append(f"{self.quote(since_column)} >= {self.placeholder}")
+            bound.append(since_column)
+        if after is not None:
+            lhs = ", ".join(self.quote(c) for c in order_by)
+            rhs = ", ".join(self.placeholder for _ in order_by)
+            where.append(f"({lhs}) > ({rhs})")
+            bound.extend(order_by)
+        sql = f"SELECT {cols} FROM {self.quote(schema.table)}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY " + ", ".join(self.quote(c) for c in order_by)
+        return sql, bound
+
+    def extract(
+        self,
+        *,
+        schema: TableSchema,
+        order_by: Sequence[str],
+        after: Sequence[Any] | None = None,
+        since: Any | None = None,
+        since_column: str | None = None,
+        batch_rows: int = 50_000,
+    ) -> Iterator[pa.RecordBatch]:
+        """Stream rows ordered by ``order_by``, strictly after ``after``, in typed batches.
+
+        Args:
+            schema: Logical schema of the source table; batches follow its Arrow schema.
+            order_by: Keyset columns: the primary key, or ``(cursor_column, *pk)`` for incremental.
+            after: A position from :meth:`position_of` (JSON values accepted) to resume after.
+            since: Lower bound (inclusive) of ``since_column`` for an incremental read.
+            since_column: The incremental cursor column.
+            batch_rows: Rows per yielded batch; memory stays bounded by it.
+        """
+        for name in (*order_by, *([since_column] if since_column else [])):
+            if schema.column(name) is None:
+                raise InvalidInputError(
+                    f"connection {self.profile.name!r}: table {schema.table!r} has no column {name!r}",
+                    connection=self.profile.name,
+                    table=schema.table,
+                    column=name,
+                )
+        if after is not None and len(after) != len(order_by):
+            raise InvalidInputError("position and order_by differ in length", connection=self.profile.name)
+        with_since = since_column if since is not None else None
+        sql, bound = self._keyset_sql(schema, order_by, after=after, since_column=with_since)
+        values = ([since] if with_since else []) + list(after or [])
+        params = [self._bind(schema, name, value) for name, value in zip(bound, values, strict=True)]
+        with self._errors(schema.table):
+            for rows in self._stream(sql, params, batch_rows=batch_rows, timeout_s=None):
+                yield rows_to_batch(rows, schema, self._from_db)
+
+    def _bind(self, schema: TableSchema, column: str, value: Any) -> Any:
+        logical = schema.column(column).type  # type: ignore[union-attr]
+        return self._to_param(logical, from_json_value(logical, value))
+
+    @staticmethod
+    def position_of(batch: pa.RecordBatch | pa.Table, order_by: Sequence[str]) -> list[Any]:
+        """The last row's ``order_by`` values as JSON-safe values, for heartbeats and resume."""
+        if batch.num_rows == 0:
+            raise InvalidInputError("an empty batch has no position")
+        out = []
+        for name in order_by:
+            field = batch.schema.field(name)
+            value = batch.column(name)[batch.num_rows - 1].as_py()
+            tz_aware = pa.types.is_timestamp(field.type) and field.type.tz is not None
+            out.append(to_json_value("timestamptz" if tz_aware else "", value))
+        return out
+
+    def query(
+        self, sql: str, *, batch_rows: int = 50_000, timeout_s: int | None = None
+    ) -> Iterator[pa.RecordBatch]:
+        """Run user SQL through the read-only gate, in a read-only transaction with a timeout.
+
+        Column types are inferred by Arrow from the values, since user SQL has no declared schema.
+        """
+        check_read_only(sql, dialect=self.dialect)
+        yield from self._query_unchecked(sql, batch_rows=batch_rows, timeout_s=timeout_s)
+
+    def _query_unchecked(
+        self, sql: str, *, batch_rows: int, timeout_s: int | None
+    ) -> Iterator[pa.RecordBatch]:
+        with self._errors():
+            for rows in self._stream(
+                sql, [], batch_rows=batch_rows, timeout_s=timeout_s or self.statement_timeout_s
+            ):
+                columns = list(zip(*rows, strict=True))
+                names = [f"c{i}" for i in range(len(columns))]
+                yield pa.RecordBatch.from_arrays([pa.array(list(c)) for c in columns], names=names)
+
+    def _require_write(self, table: str) -> None:
+        if not self.profile.write:
+            raise WriteNotGrantedError(
+                f"connection {self.profile.name!r} is not granted write; refusing to write table {table!r}",
+                connection=self.profile.name,
+                table=table,
+            )
+
+    def ensure_table(self, schema: TableSchema, *, table: str | None = None) -> None:
+        """Create the destination table if missing, else check it can take every source column.
+
+        Raises:
+            WriteNotGrantedError: The profile is not granted write.
+            SchemaMismatchError: A source column is missing or of an incompatible type.
+        """
+        name = self._check_name(table or schema.table)
+        self._require_write(name)
+        with self._errors(name):
+            existing = self._describe(name)
+        if existing is None:
+            cols = [
+                f"{self.quote(c.name)} {ddl_type(c.type, self.dialect, key=c.name in schema.primary_key)}"
+                + ("" if c.nullable and c.name not in schema.primary_key else " NOT NULL")
+                for c in schema.columns
+            ]
+            if schema.primary_key:
+                cols.append(f"PRIMARY KEY ({', '.join(self.quote(k) for k in schema.primary_key)})")
+            with self._errors(name):
+                self._execute_ddl(f"CREATE TABLE {self.quote(name)} ({', '.join(cols)})")
+            return
+        for column in schema.columns:
+            dest = existing.column(column.name)
+            dest_type = dest.type if dest else "missing"
+            if dest is None or not is_compatible(column.type, dest.type):
+                raise SchemaMismatchError(
+                    f"connection {self.profile.name!r}: table {name!r} column {column.name!r} is {dest_type} "
+                    f"in the destination but {column.type} in the source",
+                    connection=self.profile.name,
+                    table=name,
+                    column=column.name,
+                    source_type=column.type,
+                    dest_type=dest_type,
+                )
+
+    def load(
+        self,
+        *,
+        schema: TableSchema,
+        batch: pa.RecordBatch | pa.Table,
+        key: Sequence[str],
+        table: str | None = None,
+    ) -> int:
+        """Idempotently upsert ``batch`` in one transaction; return rows inserted or changed.
+
+        Loading the same batch twice returns 0 the second time and leaves the table unchanged.
+
+        Raises:
+            WriteNotGrantedError: The profile is not granted write (nothing is sent to the database).
+        """
+        name = self._check_name(table or schema.table)
+        self._require_write(name)
+        if not key:
+            raise InvalidInputError(
+                f"table {name!r}: an upsert needs a key", connection=self.profile.name, table=name
+            )
+        names = [c.name for c in schema.columns]
+        data = (
+            batch.select(names)
+            if isinstance(batch, pa.Table)
+            else pa.Table.from_batches([batch]).select(names)
+        )
+        columns = [data.column(i).to_pylist() for i in range(len(names))]
+        rows = [
+            tuple(self._to_param(c.type, v) for c, v in zip(schema.columns, row, strict=True))
+            for row in zip(*columns, strict=True)
+        ]
+        if not rows:
+            return 0
+        with self._errors(name):
+            return self._upsert(schema=schema, table=name, rows=rows, key=list(key))
+
+    def fingerprint(
+        self, schema: TableSchema, *, table: str | None = None, batch_rows: int = 50_000
+    ) -> Fingerprint:
+        """Row count and order-independent content hash, equal for equal data in any dialect."""
+        target = schema.model_copy(update={"table": self._check_name(table or schema.table)})
+        order = list(schema.primary_key) or [c.name for c in schema.columns]
+        names = sorted(c.name for c in schema.columns)
+        types = {c.name: c.type for c in schema.columns}
+        rows, total = 0, 0
+        for batch in self.extract(schema=target, order_by=order, batch_rows=batch_rows):
+            columns = {n: batch.column(n).to_pylist() for n in names}
+            for i in range(batch.num_rows):
+                text = "\x1f".join(f"{n}={canonical_text(types[n], columns[n][i])}" for n in names)
+                total = (
+                    total + int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "big")
+                ) % _HASH_MODULUS
+            rows += batch.num_rows
+        return Fingerprint(rows=rows, content_hash=f"{total:032x}")
+
+
+def open_connector(profile: ConnectionProfile) -> SqlConnector:
+    """Pick the connector class for ``profile.kind``; use the result as a context manager."""
+    # dialect modules import this one, so they are looked up here rather than at import time
+    from activities.sql.mysql import MySqlConnector
+    from activities.sql.postgres import PostgresConnector
+    from activities.sql.sqlite import SqliteConnector
+
+    kinds: dict[str, type[SqlConnector]] = {
+        "postgresql": PostgresConnector,
+        "mysql": MySqlConnector,
+        "sqlite": SqliteConnector,
+    }
+    return kinds[profile.kind](profile)

@@ -1,0 +1,179 @@
+"""PostgreSQL connector on psycopg 3: named-cursor streaming reads, COPY-staged upserts."""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Iterator, Sequence
+from typing import Any
+
+import psycopg
+from psycopg import sql as pgsql
+from sqlalchemy.engine import make_url
+
+from activities.sql.connector import SqlConnector
+from activities.sql.models import PrivilegeReport
+from activities.sql.typemap import logical_from_postgres
+from workflows.types import ColumnSchema, TableSchema
+
+__all__ = ["PostgresConnector"]
+
+_COLUMNS = """
+SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
+       coalesce(array_position(i.indkey::int2[], a.attnum) + 1, 0)
+FROM pg_attribute a
+LEFT JOIN pg_index i ON i.indrelid = a.attrelid AND i.indisprimary
+WHERE a.attrelid = to_regclass(%s) AND a.attnum > 0 AND NOT a.attisdropped
+ORDER BY a.attnum
+"""
+_TABLES = """
+SELECT c.relname FROM pg_class c
+WHERE c.relnamespace = current_schema()::regnamespace AND c.relkind IN ('r', 'p')
+ORDER BY c.relname
+"""
+_PRIVILEGES = """
+SELECT r.rolname, r.rolsuper, r.rolcreaterole, r.rolcreatedb, r.rolbypassrls,
+  ARRAY(SELECT b.rolname FROM pg_roles b
+        WHERE b.oid <> r.oid AND pg_has_role(r.oid, b.oid, 'USAGE')
+          AND (b.rolsuper OR b.rolname IN ('pg_write_all_data', 'pg_write_server_files',
+                                           'pg_execute_server_program', 'pg_signal_backend')))
+    AS powerful_roles,
+  ARRAY(SELECT n.nspname || '.' || c.relname FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+        WHERE c.relkind IN ('r', 'p', 'v', 'm') AND n.nspname NOT IN ('pg_catalog', 'information_schema')
+          AND has_table_privilege(c.oid, 'SELECT')
+          AND has_table_privilege(c.oid, 'INSERT,UPDATE,DELETE,TRUNCATE') LIMIT 20) AS writable,
+  ARRAY(SELECT n.nspname FROM pg_namespace n
+        WHERE n.nspname NOT LIKE 'pg\\_%%' AND n.nspname <> 'information_schema'
+          AND has_schema_privilege(n.oid, 'CREATE')) AS creatable,
+  has_database_privilege(current_database(), 'TEMP') AS temp
+FROM pg_roles r WHERE r.rolname = current_user
+"""
+
+
+class PostgresConnector(SqlConnector):
+    """A PostgreSQL database reached through psycopg 3."""
+
+    dialect = "postgresql"
+
+    _conn: psycopg.Connection[Any] | None = None
+
+    def _connect(self) -> None:
+        url = make_url(self.profile.url.get_secret_value())
+        self._conn = psycopg.connect(
+            host=url.host or "127.0.0.1",
+            port=url.port or 5432,
+            user=url.username,
+            password=url.password,
+            dbname=url.database,
+            connect_timeout=10,
+            autocommit=True,
+            options="-c TimeZone=UTC -c DateStyle=ISO",
+        )
+
+    @property
+    def conn(self) -> psycopg.Connection[Any]:
+        """The open connection (opened on first use)."""
+        if self._conn is None:
+            with self._errors():
+                self._connect()
+        assert self._conn is not None
+        return self._conn
+
+    def close(self) -> None:
+        """Close the connection."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
+
+    def quote(self, name: str) -> str:
+        """Double-quote an identifier."""
+        return '"' + name.replace('"', '""') + '"'
+
+    def _select_expr(self, logical: str, column: str) -> str:
+        # json/jsonb would be decoded into Python objects; text keeps the original document
+        return f"{self.quote(column)}::text" if logical == "json" else self.quote(column)
+
+    def _list_tables(self) -> list[str]:
+        return [r[0] for r in self.conn.execute(_TABLES).fetchall()]
+
+    def _describe(self, table: str) -> TableSchema | None:
+        rows = self.conn.execute(_COLUMNS, [self.quote(table)]).fetchall()
+        if not rows:
+            return None
+        pk = [name for name, _, _, pos in sorted((r for r in rows if r[3]), key=lambda r: r[3])]
+        columns = tuple(
+            ColumnSchema(
+                name=name, type=logical_from_postgres(native), nullable=bool(nullable) and name not in pk
+            )
+            for name, native, nullable, _ in rows
+        )
+        return TableSchema(table=table, columns=columns, primary_key=tuple(pk))
+
+    def _stream(
+        self, sql: str, params: Sequence[Any], *, batch_rows: int, timeout_s: int | None
+    ) -> Iterator[list]:
+        conn = self.conn
+        conn.read_only = True
+        try:
+            with conn.transaction():
+                if timeout_s:
+                    conn.execute(pgsql.SQL("SET LOCAL statement_timeout = {}").format(timeout_s * 1000))
+                # a client cursor in chunked-rows mode, not DECLARE: any statement reaches the server
+                # inside the read-only transaction, which is the layer that must refuse writes
+                with conn.cursor() as cur:
+                    batch: list[tuple[Any, ...]] = []
+                    for row in cur.stream(sql, params or None, size=min(batch_rows, 10_000)):
+                        batch.append(row)
+                        if len(batch) >= batch_rows:
+                            yield batch
+                            batch = []
+                    if batch:
+                        yield batch
+        finally:
+            conn.read_only = False
+
+    def _execute_ddl(self, sql: str) -> None:
+        self.conn.execute(sql)
+
+    def _upsert(self, *, schema: TableSchema, table: str, rows: list[tuple], key: Sequence[str]) -> int:
+        names = [c.name for c in schema.columns]
+        cols = ", ".join(self.quote(n) for n in names)
+        rest = [n for n in names if n not in key]
+        stage = self.quote(f"vsc_stage_{uuid.uuid4().hex[:16]}")
+        upsert = f"INSERT INTO {self.quote(table)} ({cols}) SELECT {cols} FROM {stage} ON CONFLICT "
+        upsert += f"({', '.join(self.quote(k) for k in key)}) "
+        if rest:
+            target = ", ".join(f"{self.quote(table)}.{self.quote(n)}" for n in rest)
+            excluded = ", ".join(f"EXCLUDED.{self.quote(n)}" for n in rest)
+            sets = ", ".join(f"{self.quote(n)} = EXCLUDED.{self.quote(n)}" for n in rest)
+            upsert += f"DO UPDATE SET {sets} WHERE ROW({target}) IS DISTINCT FROM ROW({excluded})"
+        else:
+            upsert += "DO NOTHING"
+        with self.conn.transaction():
+            like = f"SELECT {cols} FROM {self.quote(table)} WITH NO DATA"
+            self.conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS {like}")
+            with self.conn.cursor() as cur:
+                with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
+                    for row in rows:
+                        copy.write_row(row)
+                cur.execute(upsert)
+                return max(cur.rowcount, 0)
+
+    def privileges(self) -> PrivilegeReport:
+        """Superuser/role attributes, powerful role memberships and writable tables."""
+        with self._errors():
+            user, sup, createrole, createdb, bypass, powerful, writable, creatable, temp = self.conn.execute(
+                _PRIVILEGES
+            ).fetchone()  # type: ignore[misc]
+        reasons = [
+            *(["superuser"] if sup else []),
+            *(["can create roles"] if createrole else []),
+            *(["can create databases"] if createdb else []),
+            *(["bypasses row-level security"] if bypass else []),
+            *(f"member of {r}" for r in powerful),
+            *(f"can write {t}" for t in writable),
+            *(f"can create in schema {s}" for s in creatable),
+            *(["can create temporary tables"] if temp else []),
+        ]
+        return PrivilegeReport(
+            connection=self.profile.name, user=user, can_write=bool(reasons), reasons=tuple(reasons)
+        )
