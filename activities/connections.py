@@ -7,7 +7,7 @@ registry is loaded from a local JSON file. Write access is off unless a profile 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
@@ -16,7 +16,7 @@ from sqlalchemy.engine import make_url
 
 from activities.errors import ConnectionNotFoundError, InvalidInputError
 
-__all__ = ["ConnectionProfile", "ConnectionRegistry", "masked_url"]
+__all__ = ["ConnectionProfile", "ConnectionRegistry", "masked_url", "registry_loader"]
 
 
 def masked_url(url: str | SecretStr) -> str:
@@ -93,3 +93,25 @@ class ConnectionRegistry:
     def names(self) -> list[str]:
         """Names of all profiles, sorted."""
         return sorted(self._profiles)
+
+
+def registry_loader(path: Path) -> Callable[[], ConnectionRegistry]:
+    """A loader that re-reads ``path`` only when it changed, so a running worker sees new profiles.
+
+    A missing file is an empty registry: every lookup then fails with ConnectionNotFoundError.
+    """
+    cache: dict[str, Any] = {"stamp": None, "registry": ConnectionRegistry([])}
+
+    def load() -> ConnectionRegistry:
+        try:
+            st = path.stat()
+        except FileNotFoundError:
+            return ConnectionRegistry([])
+        stamp = (st.st_mtime_ns, st.st_size)
+        if stamp != cache["stamp"]:
+            cache["registry"] = ConnectionRegistry.from_file(path)
+            cache["stamp"] = stamp
+        registry: ConnectionRegistry = cache["registry"]
+        return registry
+
+    return load

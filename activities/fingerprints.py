@@ -8,20 +8,31 @@ and SQLite, whatever their column order; row hashes are summed, so row order doe
 from __future__ import annotations
 
 import hashlib
+import json
 from collections.abc import Callable, Iterable
 
 import pyarrow as pa
 import pyarrow.compute as pc
 
-from workflows.types import Fingerprint
+from workflows.types import Fingerprint, TableSchema
 
 _MOD = 2**128
 _NULL = "\x00N"
 
 
-def _canonical(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+def _canonical_json(column: pa.ChunkedArray | pa.Array) -> pa.Array:
+    # JSON text differs by database (spacing, key order); rare enough to normalise in Python.
+    return pa.array(
+        [None if v is None else json.dumps(json.loads(v), sort_keys=True) for v in column.to_pylist()],
+        pa.string(),
+    )
+
+
+def _canonical(column: pa.ChunkedArray | pa.Array, *, is_json: bool = False) -> pa.Array:
     typ = column.type
-    if pa.types.is_timestamp(typ):
+    if is_json:
+        column = _canonical_json(column)
+    elif pa.types.is_timestamp(typ):
         if typ.tz is None:
             column = pc.assume_timezone(column, "UTC")
         column = pc.cast(column, pa.timestamp("us", tz="UTC")).cast(pa.int64())
@@ -39,26 +50,35 @@ def _canonical(column: pa.ChunkedArray | pa.Array) -> pa.Array:
     return pc.fill_null(text, _NULL)
 
 
-def row_texts(batch: pa.RecordBatch) -> list[str]:
+def row_texts(batch: pa.RecordBatch, *, json_columns: frozenset[str] = frozenset()) -> list[str]:
     """Canonical text of every row, columns in name order."""
     names = sorted(batch.schema.names)
     parts: list[pa.Array] = []
     for name in names:
         parts.append(pa.array([name + "="] * batch.num_rows, pa.string()))
-        parts.append(_canonical(batch.column(name)))
+        parts.append(_canonical(batch.column(name), is_json=name in json_columns))
     if not parts:
         return [""] * batch.num_rows
     joined = pc.binary_join_element_wise(*parts, "\x1f")
     return joined.to_pylist()
 
 
+def json_columns_of(schema: TableSchema) -> frozenset[str]:
+    """The columns of ``schema`` whose logical type is json."""
+    return frozenset(c.name for c in schema.columns if c.type == "json")
+
+
 def fingerprint_batches(
-    batches: Iterable[pa.RecordBatch], *, heartbeat: Callable[..., None] | None = None
+    batches: Iterable[pa.RecordBatch],
+    *,
+    json_columns: frozenset[str] = frozenset(),
+    heartbeat: Callable[..., None] | None = None,
 ) -> Fingerprint:
     """Count rows and sum their hashes.
 
     Args:
         batches: The table's rows in any order.
+        json_columns: Columns holding JSON text, compared by value rather than spelling.
         heartbeat: Called with the running row count after each batch (activities pass theirs).
 
     Returns:
@@ -67,7 +87,7 @@ def fingerprint_batches(
     rows = 0
     total = 0
     for batch in batches:
-        for text in row_texts(batch):
+        for text in row_texts(batch, json_columns=json_columns):
             total += int.from_bytes(hashlib.blake2b(text.encode(), digest_size=16).digest(), "big")
         rows += batch.num_rows
         if heartbeat is not None:

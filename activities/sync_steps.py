@@ -18,7 +18,7 @@ from temporalio import activity
 from activities.buffer import BufferStore
 from activities.connections import ConnectionRegistry
 from activities.errors import InvalidInputError, activity_errors
-from activities.fingerprints import fingerprint_batches
+from activities.fingerprints import fingerprint_batches, json_columns_of
 from activities.sql import SqlConnector, open_connector
 from activities.transform import compile_transform
 from workflows import contracts as c
@@ -212,9 +212,14 @@ class SyncSteps:
                 transform = compile_transform(inp.transform, schema) if inp.transform else None
                 order_by = list(schema.primary_key) or [col.name for col in schema.columns]
                 batches: Iterator[pa.RecordBatch] = conn.extract(schema=schema, order_by=order_by)
+                out_schema = schema
                 if transform:
                     batches = (transform.apply(b) for b in batches)
-                return c.FingerprintResult(fingerprint=fingerprint_batches(batches, heartbeat=activity.heartbeat))
+                    out_schema = transform.output_schema
+                fingerprint = fingerprint_batches(
+                    batches, json_columns=json_columns_of(out_schema), heartbeat=activity.heartbeat
+                )
+                return c.FingerprintResult(fingerprint=fingerprint)
 
     def _require_buffer(self) -> BufferStore:
         if self.buffer is None:

@@ -16,7 +16,7 @@ from activities.sql.typemap import (
     logical_from_postgres,
     logical_from_sqlite,
 )
-from activities.sql.values import canonical_text, from_json_value, rows_to_batch, to_json_value
+from activities.sql.values import from_json_value, rows_to_batch, to_json_value
 
 __all__ = [
     # connectors
@@ -41,7 +41,6 @@ __all__ = [
     "logical_from_mysql",
     "logical_from_postgres",
     "logical_from_sqlite",
-    "canonical_text",
     "from_json_value",
     "rows_to_batch",
     "to_json_value",

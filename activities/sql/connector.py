@@ -7,7 +7,6 @@ positions, schema checks, the write gate, fingerprints) lives here once.
 
 from __future__ import annotations
 
-import hashlib
 import re
 from abc import ABC, abstractmethod
 from collections.abc import Iterator, Sequence
@@ -22,13 +21,13 @@ from activities.sql.errors import db_errors
 from activities.sql.models import PrivilegeReport
 from activities.sql.readonly import check_read_only
 from activities.sql.typemap import ddl_type, is_compatible
-from activities.sql.values import canonical_text, from_json_value, rows_to_batch, to_json_value
+from activities.fingerprints import fingerprint_batches, json_columns_of
+from activities.sql.values import from_json_value, rows_to_batch, to_json_value
 from workflows.types import Fingerprint, TableSchema
 
 __all__ = ["SqlConnector", "open_connector"]
 
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
-_HASH_MODULUS = 2**128
 
 
 class SqlConnector(ABC):
@@ -332,18 +331,8 @@ class SqlConnector(ABC):
         """Row count and order-independent content hash, equal for equal data in any dialect."""
         target = schema.model_copy(update={"table": self._check_name(table or schema.table)})
         order = list(schema.primary_key) or [c.name for c in schema.columns]
-        names = sorted(c.name for c in schema.columns)
-        types = {c.name: c.type for c in schema.columns}
-        rows, total = 0, 0
-        for batch in self.extract(schema=target, order_by=order, batch_rows=batch_rows):
-            columns = {n: batch.column(n).to_pylist() for n in names}
-            for i in range(batch.num_rows):
-                text = "\x1f".join(f"{n}={canonical_text(types[n], columns[n][i])}" for n in names)
-                total = (
-                    total + int.from_bytes(hashlib.sha256(text.encode()).digest()[:16], "big")
-                ) % _HASH_MODULUS
-            rows += batch.num_rows
-        return Fingerprint(rows=rows, content_hash=f"{total:032x}")
+        batches = self.extract(schema=target, order_by=order, batch_rows=batch_rows)
+        return fingerprint_batches(batches, json_columns=json_columns_of(schema))
 
 
 def open_connector(profile: ConnectionProfile) -> SqlConnector:

@@ -18,7 +18,7 @@ import pyarrow as pa
 from activities.sql.typemap import arrow_schema, decimal_parts
 from workflows.types import TableSchema
 
-__all__ = ["canonical_text", "from_json_value", "rows_to_batch", "to_json_value"]
+__all__ = ["from_json_value", "rows_to_batch", "to_json_value"]
 
 
 def _utc(value: datetime) -> datetime:
@@ -59,30 +59,6 @@ def from_json_value(logical: str, value: Any) -> Any:
         "float64": float,
     }
     return parse[logical](value) if logical in parse and isinstance(value, str | int | float) else value
-
-
-def canonical_text(logical: str, value: Any) -> str:
-    """The text a value hashes as, identical for equal logical values across databases."""
-    if value is None:
-        return "\\N"
-    parts = decimal_parts(logical)
-    if parts:
-        return format(Decimal(value).quantize(Decimal(1).scaleb(-parts[1])), "f")
-    if logical == "bool":
-        return "true" if value else "false"
-    if logical in ("float32", "float64"):
-        return repr(float(value))
-    if logical == "json":
-        return json.dumps(json.loads(value) if isinstance(value, str) else value, sort_keys=True)
-    if logical == "binary":
-        return bytes(value).hex()
-    if logical == "timestamptz":
-        return _utc(value).strftime("%Y-%m-%dT%H:%M:%S.%f")
-    if logical == "timestamp":
-        return value.strftime("%Y-%m-%dT%H:%M:%S.%f")
-    if logical == "time":
-        return value.strftime("%H:%M:%S.%f")
-    return str(value)
 
 
 def _to_arrow_python(logical: str, value: Any) -> Any:

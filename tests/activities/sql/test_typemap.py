@@ -8,7 +8,6 @@ import pytest
 
 from activities.sql import (
     arrow_type,
-    canonical_text,
     ddl_type,
     from_json_value,
     is_compatible,
@@ -116,4 +115,3 @@ def test_json_positions_round_trip() -> None:
     assert from_json_value("decimal(12,2)", to_json_value("decimal(12,2)", Decimal("1.50"))) == Decimal(
         "1.50"
     )
-    assert canonical_text("decimal(12,2)", Decimal("1.5")) == canonical_text("decimal(12,2)", 1.5) == "1.50"
