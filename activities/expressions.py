@@ -27,6 +27,7 @@ from activities.errors import TransformError
 
 Evaluator = Callable[[pa.RecordBatch], Value]
 
+
 @dataclass(frozen=True)
 class CompiledExpression:
     """An expression checked against a schema; ``arrow_type`` is what it produces."""
