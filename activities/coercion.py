@@ -123,6 +123,20 @@ def as_bool(value: Value) -> Value:
     return pc.cast(value, pa.bool_()) if pa.types.is_null(value.type) else value
 
 
+def cast(value: Value, target: pa.DataType) -> Value:
+    """Cast like SQL: values are checked one by one, not against the source type's range.
+
+    Arrow refuses ``int64 -> decimal(5,1)`` outright because *some* int64 would not fit;
+    SQL only fails for values that do not fit, so integers go through a wide decimal first.
+    """
+    if value.type == target:
+        return value
+    if pa.types.is_integer(value.type) and pa.types.is_decimal(target):
+        wide = pa.decimal256(76, target.scale) if target.precision > 38 else pa.decimal128(38, target.scale)
+        value = pc.cast(value, wide)
+    return pc.cast(value, target)
+
+
 def broadcast(value: Value, n: int) -> pa.Array:
     """Repeat a constant to ``n`` rows; columns pass through."""
     return pa.repeat(value, n) if isinstance(value, pa.Scalar) else value

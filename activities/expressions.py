@@ -22,10 +22,11 @@ import sqlglot.expressions as exp
 from sqlglot.errors import SqlglotError
 
 from activities.arrowtypes import arrow_type
-from activities.coercion import SQL_TYPES, Value, arrow_errors, as_bool, broadcast, unify, unify_nulls
+from activities.coercion import SQL_TYPES, Value, arrow_errors, as_bool, broadcast, cast, unify, unify_nulls
 from activities.errors import TransformError
 
 Evaluator = Callable[[pa.RecordBatch], Value]
+
 
 @dataclass(frozen=True)
 class CompiledExpression:
@@ -263,7 +264,7 @@ class _Compiler:
         self.check_args(node, "this", "to")
         inner = self.compile(node.this)
         target = arrow_type(_logical_of(node.to, self))
-        return lambda batch: pc.cast(inner(batch), target)
+        return lambda batch: cast(inner(batch), target)
 
     # ---- functions ----------------------------------------------------------------------
     def unary_fn(self, node: exp.Func) -> Evaluator:

@@ -12,10 +12,9 @@ from collections.abc import Collection
 from dataclasses import dataclass
 
 import pyarrow as pa
-import pyarrow.compute as pc
 
 from activities.arrowtypes import arrow_schema, arrow_type, logical_type
-from activities.coercion import arrow_errors
+from activities.coercion import arrow_errors, cast
 from activities.errors import TransformError
 from activities.expressions import CompiledExpression, compile_expression
 from workflows.transform import TransformSpec
@@ -70,13 +69,18 @@ class CompiledTransform:
             batch = batch.filter(self._filter.evaluate(batch))
         columns = dict(zip(batch.schema.names, batch.columns, strict=True))
         for derived in self._derive:
+            try:
+                value = derived.expression.evaluate(batch)
+            except TransformError as exc:
+                message = f"derived column {derived.name!r}: {exc.message}"
+                raise TransformError(message, **exc.fields) from None
             with arrow_errors(f"derived column {derived.name!r}", column=derived.name):
-                columns[derived.name] = _cast(derived.expression.evaluate(batch), derived.arrow_type)
+                columns[derived.name] = cast(value, derived.arrow_type)
             batch = pa.RecordBatch.from_pydict(columns)
         arrays = []
         for out in self._outputs:
             with arrow_errors(f"column {out.column.name!r}", column=out.column.name):
-                arrays.append(_cast(columns[out.source], out.arrow_type))
+                arrays.append(cast(columns[out.source], out.arrow_type))
         return pa.RecordBatch.from_arrays(arrays, schema=self._output_arrow)
 
     def _conform(self, batch: pa.RecordBatch) -> pa.RecordBatch:
@@ -86,7 +90,7 @@ class CompiledTransform:
             if index < 0:
                 raise TransformError(f"input batch has no column {field.name!r}", column=field.name)
             with arrow_errors(f"input column {field.name!r}", column=field.name):
-                arrays.append(_cast(batch.column(index), field.type))
+                arrays.append(cast(batch.column(index), field.type))
         return pa.RecordBatch.from_arrays(arrays, schema=self._input_arrow)
 
 
@@ -164,10 +168,6 @@ def compile_transform(spec: TransformSpec, input_schema: TableSchema) -> Compile
     )
 
 
-def _cast(array: pa.Array, target: pa.DataType) -> pa.Array:
-    return array if array.type == target else pc.cast(array, target)
-
-
 def _inferred_logical(name: str, expression: CompiledExpression) -> str:
     try:
         return logical_type(expression.arrow_type)
@@ -182,7 +182,7 @@ def _inferred_logical(name: str, expression: CompiledExpression) -> str:
 def _check_cast(source: pa.DataType, target: pa.DataType, *, column: str) -> None:
     # Casting an empty array resolves the cast kernel without data: unsupported pairs fail here.
     with arrow_errors(f"column {column!r} cannot be cast from {source} to {target}", column=column):
-        _cast(pa.array([], source), target)
+        cast(pa.array([], source), target)
 
 
 def _require_known(names: list[str], known: Collection[str], *, step: str) -> None:
