@@ -8,8 +8,6 @@ from activities.sql.postgres import PostgresConnector
 from activities.sql.readonly import MAX_SQL_CHARS, check_read_only
 from activities.sql.sqlite import SqliteConnector
 from activities.sql.typemap import (
-    arrow_schema,
-    arrow_type,
     ddl_type,
     is_compatible,
     logical_from_mysql,
@@ -34,8 +32,6 @@ __all__ = [
     "classify",
     "db_errors",
     # types and values
-    "arrow_schema",
-    "arrow_type",
     "ddl_type",
     "is_compatible",
     "logical_from_mysql",

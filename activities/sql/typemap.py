@@ -1,21 +1,15 @@
-"""Type mapping between dialect column types, logical types, Arrow types and DDL.
+"""Type mapping between dialect column types, logical types and DDL.
 
 The logical type is the contract between source and destination. Each dialect maps onto it so
 that the same table declared on PostgreSQL, MariaDB and SQLite discovers as the same
-``TableSchema``; DDL is generated back from it so a round trip lands on the same schema again.
+``TableSchema`` (logical <-> Arrow is ``activities.arrowtypes``); DDL is generated back from it so a round trip lands on the same schema again.
 """
 
 from __future__ import annotations
 
 import re
 
-import pyarrow as pa
-
-from workflows.types import TableSchema
-
 __all__ = [
-    "arrow_schema",
-    "arrow_type",
     "ddl_type",
     "decimal_parts",
     "is_compatible",
@@ -27,40 +21,10 @@ __all__ = [
 _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
 _NATIVE = re.compile(r"^\s*([a-z][a-z0-9_ ]*)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*([a-z ]*)$")
 
-_SIMPLE_ARROW: dict[str, pa.DataType] = {
-    "bool": pa.bool_(),
-    "int16": pa.int16(),
-    "int32": pa.int32(),
-    "int64": pa.int64(),
-    "float32": pa.float32(),
-    "float64": pa.float64(),
-    "string": pa.string(),
-    "json": pa.string(),
-    "binary": pa.binary(),
-    "date": pa.date32(),
-    "time": pa.time64("us"),
-    "timestamp": pa.timestamp("us"),
-    "timestamptz": pa.timestamp("us", tz="UTC"),
-}
-
-
 def decimal_parts(logical: str) -> tuple[int, int] | None:
     """Return ``(precision, scale)`` of a ``decimal(p,s)`` logical type, else None."""
     match = _DECIMAL.match(logical)
     return (int(match.group(1)), int(match.group(2))) if match else None
-
-
-def arrow_type(logical: str) -> pa.DataType:
-    """Arrow type that holds a logical type exactly (decimals keep precision and scale)."""
-    parts = decimal_parts(logical)
-    if parts:
-        return pa.decimal128(*parts) if parts[0] <= 38 else pa.decimal256(*parts)
-    return _SIMPLE_ARROW[logical]
-
-
-def arrow_schema(schema: TableSchema) -> pa.Schema:
-    """Arrow schema every extracted batch of ``schema`` is typed as."""
-    return pa.schema([pa.field(c.name, arrow_type(c.type), nullable=c.nullable) for c in schema.columns])
 
 
 def _split(native: str) -> tuple[str, int | None, int | None, str]:

@@ -15,7 +15,8 @@ from typing import Any
 
 import pyarrow as pa
 
-from activities.sql.typemap import arrow_schema, decimal_parts
+from activities.arrowtypes import arrow_schema
+from activities.sql.typemap import decimal_parts
 from workflows.types import TableSchema
 
 __all__ = ["from_json_value", "rows_to_batch", "to_json_value"]

@@ -1,7 +1,6 @@
 """Deterministic van-sales ERP demo data and its loader for PostgreSQL, MariaDB and SQLite."""
 
-from infra.demo.ddl import Dialect, ddl_type
-from infra.demo.load import Progress, create_and_load
+from infra.demo.load import Dialect, Progress, create_and_load
 from infra.demo.vansales import BASE_TIME, MAX_CHUNK_ROWS, TABLES, iter_batches, table_schema
 
 __all__ = [
@@ -14,6 +13,5 @@ __all__ = [
     # loading
     "create_and_load",
     "Progress",
-    "ddl_type",
     "Dialect",
 ]

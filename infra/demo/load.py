@@ -12,7 +12,7 @@ import io
 import sqlite3
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, Literal
 
 import psycopg
 import pyarrow as pa
@@ -24,9 +24,12 @@ from sqlalchemy.engine import URL, make_url
 from sqlalchemy.pool import NullPool
 
 from activities.errors import DatabaseError, InvalidInputError
-from infra.demo.ddl import Dialect, ddl_type
+from activities.sql.typemap import ddl_type
 from infra.demo.vansales import TABLES, iter_batches
 from workflows.types import TableSchema
+
+Dialect = Literal["postgresql", "mysql", "sqlite"]
+"""SQLAlchemy dialect names; MariaDB uses ``mysql``."""
 
 Progress = Callable[[str, int], None]
 """Called as ``progress(table, rows_loaded_so_far)`` after every batch."""
@@ -125,7 +128,7 @@ def _reporting(
 
 def _create_table(schema: TableSchema, *, dialect: Dialect, quote: Callable[[str], str]) -> str:
     columns = [
-        f"{quote(c.name)} {ddl_type(c.type, dialect)}{'' if c.nullable else ' NOT NULL'}"
+        f"{quote(c.name)} {ddl_type(c.type, dialect, key=c.name in schema.primary_key)}{'' if c.nullable else ' NOT NULL'}"
         for c in schema.columns
     ]
     columns.append(f"PRIMARY KEY ({', '.join(quote(k) for k in schema.primary_key)})")

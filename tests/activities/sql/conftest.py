@@ -12,7 +12,8 @@ import pymysql
 import pytest
 
 from activities.connections import ConnectionProfile
-from activities.sql import SqlConnector, arrow_schema, open_connector
+from activities.arrowtypes import arrow_schema
+from activities.sql import SqlConnector, open_connector
 from workflows.types import ColumnSchema, TableSchema
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"

@@ -12,7 +12,8 @@ from activities.errors import (
     TableNotFoundError,
     WriteNotGrantedError,
 )
-from activities.sql import SqlConnector, arrow_schema, open_connector
+from activities.arrowtypes import arrow_schema
+from activities.sql import SqlConnector, open_connector
 from tests.activities.sql.conftest import (
     ITEMS,
     KINDS,

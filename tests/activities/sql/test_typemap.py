@@ -6,8 +6,8 @@ from decimal import Decimal
 import pyarrow as pa
 import pytest
 
+from activities.arrowtypes import arrow_type
 from activities.sql import (
-    arrow_type,
     ddl_type,
     from_json_value,
     is_compatible,
