@@ -134,15 +134,23 @@ def test_derive_predicate_three_valued(expr, expected):
 
 def test_case_when_searched_and_simple():
     assert derive("CASE WHEN qty > 0 THEN 'pos' WHEN qty < 0 THEN 'neg' ELSE 'other' END") == [
-        "pos", "other", "other", "neg"
+        "pos",
+        "other",
+        "other",
+        "neg",
     ]
     assert derive("CASE status WHEN 'open' THEN 1 WHEN 'closed' THEN 2.5 END") == [
-        Decimal("1.0"), Decimal("1.0"), Decimal("2.5"), None
+        Decimal("1.0"),
+        Decimal("1.0"),
+        Decimal("2.5"),
+        None,
     ]
 
 
 def test_derive_with_declared_type_casts_result():
-    compiled, result = run(derive=[{"name": "total", "expr": "round(qty * unit_price, 2)", "type": "decimal(12,2)"}])
+    compiled, result = run(
+        derive=[{"name": "total", "expr": "round(qty * unit_price, 2)", "type": "decimal(12,2)"}]
+    )
     assert compiled.output_schema.column("total") == ColumnSchema(name="total", type="decimal(12,2)")
     assert result.column("total").type == pa.decimal128(12, 2)
 
@@ -194,7 +202,9 @@ def test_apply_conforms_compatible_input_types_and_ignores_extra_columns():
 
 
 def test_empty_batch_and_all_filtered_batch():
-    compiled = compile_transform(TransformSpec(filter="qty > 100", derive=[{"name": "t", "expr": "qty * 2"}]), SCHEMA)
+    compiled = compile_transform(
+        TransformSpec(filter="qty > 100", derive=[{"name": "t", "expr": "qty * 2"}]), SCHEMA
+    )
     assert compiled.apply(batch()).num_rows == 0
     assert compiled.apply(batch({k: [] for k in ROWS})).num_rows == 0
 
@@ -254,7 +264,11 @@ def test_error_fields_name_the_column_or_expression():
     ("spec", "rows", "named"),
     [
         ({"cast": {"status": "int64"}}, ROWS, "status"),
-        ({"derive": [{"name": "big", "expr": "CAST(order_id AS BIGINT) * 9223372036854775807"}]}, ROWS, "big"),
+        (
+            {"derive": [{"name": "big", "expr": "CAST(order_id AS BIGINT) * 9223372036854775807"}]},
+            ROWS,
+            "big",
+        ),
         ({"derive": [{"name": "d", "expr": "unit_price * 1000", "type": "decimal(3,0)"}]}, ROWS, "d"),
     ],
 )
@@ -274,8 +288,22 @@ def test_apply_refuses_batch_missing_a_column():
 
 @pytest.mark.parametrize(
     "logical",
-    ["bool", "int16", "int32", "int64", "float32", "float64", "string", "binary", "date", "time",
-     "timestamp", "timestamptz", "decimal(12,2)", "decimal(50,10)"],
+    [
+        "bool",
+        "int16",
+        "int32",
+        "int64",
+        "float32",
+        "float64",
+        "string",
+        "binary",
+        "date",
+        "time",
+        "timestamp",
+        "timestamptz",
+        "decimal(12,2)",
+        "decimal(50,10)",
+    ],
 )
 def test_arrow_type_round_trips(logical):
     assert logical_type(arrow_type(logical)) == logical
@@ -403,9 +431,11 @@ bool_leaves = st.one_of(
     st.sampled_from(["x%", "%y", "_"]).map(
         lambda pat: (
             f"s LIKE '{pat}'",
-            lambda r, pat=pat: None
-            if r["s"] is None
-            else {"x%": r["s"].startswith("x"), "%y": r["s"].endswith("y"), "_": len(r["s"]) == 1}[pat],
+            lambda r, pat=pat: (
+                None
+                if r["s"] is None
+                else {"x%": r["s"].startswith("x"), "%y": r["s"].endswith("y"), "_": len(r["s"]) == 1}[pat]
+            ),
         )
     ),
 )
@@ -449,7 +479,10 @@ rows_strategy = st.lists(
 def test_filter_and_derive_agree_with_python_reference(rows, predicate, value, flag):
     spec = TransformSpec(
         filter=predicate[0],
-        derive=[{"name": "v", "expr": value[0], "type": "int64"}, {"name": "f", "expr": flag[0], "type": "bool"}],
+        derive=[
+            {"name": "v", "expr": value[0], "type": "int64"},
+            {"name": "f", "expr": flag[0], "type": "bool"},
+        ],
     )
     compiled = compile_transform(spec, PROP_SCHEMA)
     data = {k: [r[k] for r in rows] for k in ("a", "b", "s")}
