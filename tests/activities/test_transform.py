@@ -134,15 +134,23 @@ def test_derive_predicate_three_valued(expr, expected):
 
 def test_case_when_searched_and_simple():
     assert derive("CASE WHEN qty > 0 THEN 'pos' WHEN qty < 0 THEN 'neg' ELSE 'other' END") == [
-        "pos", "other", "other", "neg"
+        "pos",
+        "other",
+        "other",
+        "neg",
     ]
     assert derive("CASE status WHEN 'open' THEN 1 WHEN 'closed' THEN 2.5 END") == [
-        Decimal("1.0"), Decimal("1.0"), Decimal("2.5"), None
+        Decimal("1.0"),
+        Decimal("1.0"),
+        Decimal("2.5"),
+        None,
     ]
 
 
 def test_derive_with_declared_type_casts_result():
-    compiled, result = run(derive=[{"name": "total", "expr": "round(qty * unit_price, 2)", "type": "decimal(12,2)"}])
+    compiled, result = run(
+        derive=[{"name": "total", "expr": "round(qty * unit_price, 2)", "type": "decimal(12,2)"}]
+    )
     assert compiled.output_schema.column("total") == ColumnSchema(name="total", type="decimal(12,2)")
     assert result.column("total").type == pa.decimal128(12, 2)
 
@@ -194,7 +202,9 @@ def test_apply_conforms_compatible_input_types_and_ignores_extra_columns():
 
 
 def test_empty_batch_and_all_filtered_batch():
-    compiled = compile_transform(TransformSpec(filter="qty > 100", derive=[{"name": "t", "expr": "qty * 2"}]), SCHEMA)
+    compiled = compile_transform(
+        TransformSpec(filter="qty > 100", derive=[{"name": "t", "expr": "qty * 2"}]), SCHEMA
+    )
     assert compiled.apply(batch()).num_rows == 0
     assert compiled.apply(batch({k: [] for k in ROWS})).num_rows == 0
 
@@ -254,7 +264,11 @@ def test_error_fields_name_the_column_or_expression():
     ("spec", "rows", "named"),
     [
         ({"cast": {"status": "int64"}}, ROWS, "status"),
-        ({"derive": [{"name": "big", "expr": "CAST(order_id AS BIGINT) * 9223372036854775807"}]}, ROWS, "big"),
+        (
+            {"derive": [{"name": "big", "expr": "CAST(order_id AS BIGINT) * 9223372036854775807"}]},
+            ROWS,
+            "big",
+        ),
         ({"derive": [{"name": "d", "expr": "unit_price * 1000", "type": "decimal(3,0)"}]}, ROWS, "d"),
     ],
 )
@@ -274,8 +288,22 @@ def test_apply_refuses_batch_missing_a_column():
 
 @pytest.mark.parametrize(
     "logical",
-    ["bool", "int16", "int32", "int64", "float32", "float64", "string", "binary", "date", "time",
-     "timestamp", "timestamptz", "decimal(12,2)", "decimal(50,10)"],
+    [
+        "bool",
+        "int16",
+        "int32",
+        "int64",
+        "float32",
+        "float64",
+        "string",
+        "binary",
+        "date",
+        "time",
+        "timestamp",
+        "timestamptz",
+        "decimal(12,2)",
+        "decimal(50,10)",
+    ],
 )
 def test_arrow_type_round_trips(logical):
     assert logical_type(arrow_type(logical)) == logical
@@ -292,3 +320,172 @@ def test_arrow_type_specifics():
         arrow_type("money")
     with pytest.raises(ValueError):
         logical_type(pa.list_(pa.int64()))
+
+
+# ---- property: filter + derive agree with a plain-Python reference ----------------------
+
+from hypothesis import HealthCheck, given, settings  # noqa: E402
+from hypothesis import strategies as st  # noqa: E402
+
+PROP_SCHEMA = TableSchema(
+    table="t",
+    columns=(
+        ColumnSchema(name="a", type="int64"),
+        ColumnSchema(name="b", type="int64"),
+        ColumnSchema(name="s", type="string"),
+    ),
+)
+
+
+def _and(p, q):
+    if p is False or q is False:
+        return False
+    return None if p is None or q is None else True
+
+
+def _or(p, q):
+    if p is True or q is True:
+        return True
+    return None if p is None or q is None else False
+
+
+def _strict(fn):
+    return lambda *xs: None if any(x is None for x in xs) else fn(*xs)
+
+
+def _div(x, y):
+    if x is None or y is None or y == 0:
+        return None
+    q = abs(x) // abs(y)
+    return q if (x >= 0) == (y >= 0) else -q
+
+
+def _mod(x, y):
+    q = _div(x, y)
+    return None if q is None else x - q * y
+
+
+def _case(c, x, y):
+    return x if c is True else y
+
+
+small_int = st.integers(-6, 6)
+
+int_leaves = st.one_of(
+    st.sampled_from([("a", lambda r: r["a"]), ("b", lambda r: r["b"])]),
+    st.just(("length(s)", lambda r: None if r["s"] is None else len(r["s"]))),
+    small_int.map(lambda n: (str(n), lambda r, n=n: n)),
+)
+
+
+def _int_nodes(children):
+    def binary(op, fn):
+        return st.tuples(children, children).map(
+            lambda p: (f"({p[0][0]} {op} {p[1][0]})", lambda r, p=p: fn(p[0][1](r), p[1][1](r)))
+        )
+
+    return st.one_of(
+        binary("+", _strict(lambda x, y: x + y)),
+        binary("-", _strict(lambda x, y: x - y)),
+        binary("*", _strict(lambda x, y: x * y)),
+        binary("/", _div),
+        binary("%", _mod),
+        children.map(lambda c: (f"abs({c[0]})", lambda r, c=c: _strict(abs)(c[1](r)))),
+        st.tuples(children, children).map(
+            lambda p: (
+                f"coalesce({p[0][0]}, {p[1][0]})",
+                lambda r, p=p: p[0][1](r) if p[0][1](r) is not None else p[1][1](r),
+            )
+        ),
+    )
+
+
+int_exprs = st.recursive(int_leaves, _int_nodes, max_leaves=6)
+
+CMP = {
+    "=": lambda x, y: x == y,
+    "<>": lambda x, y: x != y,
+    "<": lambda x, y: x < y,
+    "<=": lambda x, y: x <= y,
+    ">": lambda x, y: x > y,
+    ">=": lambda x, y: x >= y,
+}
+
+bool_leaves = st.one_of(
+    st.tuples(int_exprs, st.sampled_from(sorted(CMP)), int_exprs).map(
+        lambda t: (f"{t[0][0]} {t[1]} {t[2][0]}", lambda r, t=t: _strict(CMP[t[1]])(t[0][1](r), t[2][1](r)))
+    ),
+    int_exprs.map(lambda e: (f"{e[0]} IS NULL", lambda r, e=e: e[1](r) is None)),
+    st.tuples(int_exprs, small_int, small_int).map(
+        lambda t: (
+            f"{t[0][0]} BETWEEN {t[1]} AND {t[2]}",
+            lambda r, t=t: _strict(lambda x: t[1] <= x <= t[2])(t[0][1](r)),
+        )
+    ),
+    st.tuples(int_exprs, st.lists(small_int, min_size=1, max_size=3)).map(
+        lambda t: (
+            f"{t[0][0]} IN ({', '.join(map(str, t[1]))})",
+            lambda r, t=t: _strict(lambda x: x in t[1])(t[0][1](r)),
+        )
+    ),
+    st.sampled_from(["x%", "%y", "_"]).map(
+        lambda pat: (
+            f"s LIKE '{pat}'",
+            lambda r, pat=pat: (
+                None
+                if r["s"] is None
+                else {"x%": r["s"].startswith("x"), "%y": r["s"].endswith("y"), "_": len(r["s"]) == 1}[pat]
+            ),
+        )
+    ),
+)
+
+
+def _bool_nodes(children):
+    return st.one_of(
+        st.tuples(children, children).map(
+            lambda p: (f"({p[0][0]} AND {p[1][0]})", lambda r, p=p: _and(p[0][1](r), p[1][1](r)))
+        ),
+        st.tuples(children, children).map(
+            lambda p: (f"({p[0][0]} OR {p[1][0]})", lambda r, p=p: _or(p[0][1](r), p[1][1](r)))
+        ),
+        children.map(lambda c: (f"NOT ({c[0]})", lambda r, c=c: None if c[1](r) is None else not c[1](r))),
+    )
+
+
+bool_exprs = st.recursive(bool_leaves, _bool_nodes, max_leaves=4)
+
+case_exprs = st.tuples(bool_exprs, int_exprs, int_exprs).map(
+    lambda t: (
+        f"CASE WHEN {t[0][0]} THEN {t[1][0]} ELSE {t[2][0]} END",
+        lambda r, t=t: _case(t[0][1](r), t[1][1](r), t[2][1](r)),
+    )
+)
+
+rows_strategy = st.lists(
+    st.fixed_dictionaries(
+        {
+            "a": st.none() | st.integers(-50, 50),
+            "b": st.none() | st.integers(-50, 50),
+            "s": st.none() | st.text(alphabet="xyz", max_size=3),
+        }
+    ),
+    max_size=12,
+)
+
+
+@settings(max_examples=300, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(rows=rows_strategy, predicate=bool_exprs, value=st.one_of(int_exprs, case_exprs), flag=bool_exprs)
+def test_filter_and_derive_agree_with_python_reference(rows, predicate, value, flag):
+    spec = TransformSpec(
+        filter=predicate[0],
+        derive=[
+            {"name": "v", "expr": value[0], "type": "int64"},
+            {"name": "f", "expr": flag[0], "type": "bool"},
+        ],
+    )
+    compiled = compile_transform(spec, PROP_SCHEMA)
+    data = {k: [r[k] for r in rows] for k in ("a", "b", "s")}
+    result = compiled.apply(pa.RecordBatch.from_pydict(data, schema=arrow_schema(PROP_SCHEMA)))
+    expected = [dict(r, v=value[1](r), f=flag[1](r)) for r in rows if predicate[1](r) is True]
+    assert result.to_pylist() == expected

@@ -35,7 +35,9 @@ def test_spec_accepts_lists_and_round_trips_through_json():
         cast={"total": "float64"},
     )
     assert spec.select == ("id", "total")
-    assert spec.derive == (DeriveColumn(name="total", expr="round(qty * unit_price, 2)", type="decimal(12,2)"),)
+    assert spec.derive == (
+        DeriveColumn(name="total", expr="round(qty * unit_price, 2)", type="decimal(12,2)"),
+    )
     assert TransformSpec.model_validate_json(spec.model_dump_json()) == spec
 
 
