@@ -10,7 +10,7 @@ import pytest
 
 from activities.arrowtypes import arrow_schema
 from activities.errors import DatabaseError, InvalidInputError
-from infra.demo import TABLES, create_and_load, ddl_type, iter_batches, table_schema
+from infra.demo import TABLES, create_and_load, iter_batches, table_schema
 
 PG_ADMIN = "host=127.0.0.1 port=5432 user=postgres dbname=postgres"
 SMALL = 0.02
@@ -132,35 +132,6 @@ def test_invalid_generator_arguments(name, kwargs):
         next(iter_batches(name, **kwargs))
 
 
-@pytest.mark.parametrize(
-    ("logical", "pg", "my", "lite"),
-    [
-        ("decimal(12,2)", "NUMERIC(12,2)", "DECIMAL(12,2)", "DECIMAL(12,2)"),
-        ("timestamptz", "TIMESTAMPTZ", "DATETIME(6)", "TIMESTAMP"),
-        ("timestamp", "TIMESTAMP", "DATETIME(6)", "TIMESTAMP"),
-        ("date", "DATE", "DATE", "DATE"),
-        ("bool", "BOOLEAN", "BOOLEAN", "BOOLEAN"),
-        ("string", "TEXT", "VARCHAR(255)", "TEXT"),
-        ("int64", "BIGINT", "BIGINT", "BIGINT"),
-        ("int32", "INTEGER", "INT", "INTEGER"),
-        ("int16", "SMALLINT", "SMALLINT", "SMALLINT"),
-    ],
-)
-def test_ddl_type(logical, pg, my, lite):
-    assert (ddl_type(logical, "postgresql"), ddl_type(logical, "mysql"), ddl_type(logical, "sqlite")) == (
-        pg,
-        my,
-        lite,
-    )
-
-
-def test_ddl_type_rejects_unknowns():
-    with pytest.raises(ValueError):
-        ddl_type("money", "postgresql")
-    with pytest.raises(ValueError):
-        ddl_type("int64", "oracle")
-
-
 # ---- real loads -------------------------------------------------------------------------
 
 EXPECTED = {s.table: table(s.table).num_rows for s in TABLES}
@@ -232,7 +203,7 @@ def test_load_sqlite(tmp_path):
         for name, rows in EXPECTED.items():
             assert conn.execute(f"SELECT count(*) FROM {name}").fetchone()[0] == rows
         declared = {r[1]: r[2] for r in conn.execute("PRAGMA table_info(order_lines)")}
-        assert declared["unit_price"] == "DECIMAL(12,2)" and declared["updated_at"] == "TIMESTAMP"
+        assert declared["unit_price"] == "DECIMAL(12,2)" and declared["updated_at"] == "TIMESTAMPTZ"
 
 
 def test_unsupported_url_is_refused():
@@ -255,3 +226,19 @@ def test_full_scale_postgresql_load_time(pg_db, capsys):
     with capsys.disabled():
         print(f"\nscale=1.0 PostgreSQL load: {sum(counts.values())} rows in {elapsed:.2f}s {counts}")
     assert counts["order_lines"] > 90_000
+
+
+@pytest.mark.parametrize("kind", ["postgresql", "mysql", "sqlite"])
+def test_loaded_tables_discover_as_the_demo_schema(kind, pg_db, mariadb_db, tmp_path):
+    from activities.connections import ConnectionProfile
+    from activities.sql import open_connector
+
+    url = {
+        "postgresql": f"postgresql://postgres@127.0.0.1:5432/{pg_db}",
+        "mysql": f"mysql://root@127.0.0.1:3306/{mariadb_db}",
+        "sqlite": f"sqlite:///{tmp_path / 'demo.db'}",
+    }[kind]
+    create_and_load(url, scale=SMALL)
+    with open_connector(ConnectionProfile(name="demo", kind=kind, url=url)) as conn:
+        for schema in TABLES:
+            assert conn.table_schema(schema.table) == schema
