@@ -5,6 +5,7 @@ They run on the cloud worker, which owns the metadata store; the agent never tou
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 from sqlalchemy import Engine
@@ -65,6 +66,24 @@ class Bookkeeping:
                     outcome=inp.outcome,
                 ),
             )
+
+    def integrity_hook(self, action: str, fields: Mapping[str, str]) -> None:
+        """Buffer audit hook: record every refused chunk in the reading tenant's trail."""
+        info = activity.info() if activity.in_activity() else None
+        self.audit.append(
+            fields["caller_tenant"],
+            AuditEvent(
+                workflow_id=info.workflow_id if info else "",
+                run_id=info.workflow_run_id if info else "",
+                activity=info.activity_type if info else "",
+                action=action,
+                target=f"buffer:{fields['run_id']}/{fields['seq']}",
+                rows=0,
+                bytes=0,
+                outcome="refused",
+                details={"reason": fields["reason"], "buffer_tenant": fields["tenant"]},
+            ),
+        )
 
     def all(self) -> list[Any]:
         """Every activity of this class, for ``Worker(activities=...)``."""

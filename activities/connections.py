@@ -11,7 +11,7 @@ from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr
+from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 
 from activities.errors import ConnectionNotFoundError, InvalidInputError
@@ -35,9 +35,15 @@ class ConnectionProfile(BaseModel):
 
     name: str
     kind: Literal["postgresql", "mysql", "sqlite"]
+    """Database family; ``mariadb`` is accepted as a spelling of ``mysql``."""
     url: SecretStr
     location: Literal["local", "cloud"] = "local"
     write: bool = False
+
+    @field_validator("kind", mode="before")
+    @classmethod
+    def _mariadb_is_mysql(cls, value: Any) -> Any:
+        return "mysql" if value == "mariadb" else value
 
     def masked_url(self) -> str:
         """The profile URL without its password."""
@@ -65,17 +71,47 @@ class ConnectionRegistry:
             self._profiles[profile.name] = profile
 
     @classmethod
-    def from_list(cls, items: Iterable[ConnectionProfile | Mapping[str, Any]]) -> ConnectionRegistry:
-        """Build a registry from profiles or plain dicts (as found in a JSON file)."""
-        return cls(
-            p if isinstance(p, ConnectionProfile) else ConnectionProfile.model_validate(p) for p in items
-        )
+    def from_list(
+        cls, items: Iterable[ConnectionProfile | Mapping[str, Any]], *, source: str = "connection list"
+    ) -> ConnectionRegistry:
+        """Build a registry from profiles or plain dicts (as found in a JSON file).
+
+        Raises:
+            InvalidInputError: An entry is malformed; the message names the entry and field but
+                never echoes values, which may hold credentials.
+        """
+        profiles = []
+        for index, item in enumerate(items):
+            if isinstance(item, ConnectionProfile):
+                profiles.append(item)
+                continue
+            try:
+                profiles.append(ConnectionProfile.model_validate(item))
+            except ValidationError as exc:
+                name = item.get("name", f"#{index}") if isinstance(item, Mapping) else f"#{index}"
+                problems = "; ".join(
+                    f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
+                    for e in exc.errors(include_input=False, include_url=False)
+                )
+                raise InvalidInputError(
+                    f"{source}: connection {name!r} is invalid: {problems}", connection=str(name)
+                ) from None
+        return cls(profiles)
 
     @classmethod
     def from_file(cls, path: str | Path) -> ConnectionRegistry:
-        """Load ``{"connections": [...]}`` from a JSON file."""
-        data = json.loads(Path(path).read_text(encoding="utf-8"))
-        return cls.from_list(data.get("connections", []))
+        """Load ``{"connections": [...]}`` from a JSON file.
+
+        Raises:
+            InvalidInputError: The file is not valid JSON of that shape.
+        """
+        try:
+            data = json.loads(Path(path).read_text(encoding="utf-8"))
+        except json.JSONDecodeError as exc:
+            raise InvalidInputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+        if not isinstance(data, dict) or not isinstance(data.get("connections", []), list):
+            raise InvalidInputError(f'{path}: expected {{"connections": [...]}}')
+        return cls.from_list(data.get("connections", []), source=str(path))
 
     def get(self, name: str) -> ConnectionProfile:
         """Return the profile called ``name``.

@@ -89,9 +89,10 @@ class BatchStream:
             for batch in batches:
                 if batch.num_rows == 0:
                     continue
-                yield batch
                 position = self.source.position_of(batch, order_by)
                 rows_this_attempt += batch.num_rows
+                # Progress includes the batch before the consumer sees it: the consumer heartbeats
+                # it only after the batch is committed, so a heartbeat never runs ahead of the data.
                 self.progress = self.progress.model_copy(
                     update={
                         "rows_read": self.progress.rows_read + batch.num_rows,
@@ -100,6 +101,7 @@ class BatchStream:
                         "max_cursor": position[0] if self.read.incremental_column else None,
                     }
                 )
+                yield batch
                 if rows_this_attempt >= self.limits.max_rows or time.monotonic() - started > self.limits.max_seconds:
                     return
             self.progress = self.progress.model_copy(update={"done": True})

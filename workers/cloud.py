@@ -33,9 +33,8 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
         provision_tenant(engine, tenant_id=tenant, name=tenant)
     book = Bookkeeping(engine=engine)
     assert settings.connections_file is not None
-    steps = SyncSteps(
-        connections=registry_loader(settings.connections_file), buffer=build_buffer(settings.buffer)
-    )
+    buffer = build_buffer(settings.buffer, on_integrity_failure=book.integrity_hook)
+    steps = SyncSteps(connections=registry_loader(settings.connections_file), buffer=buffer)
     return [
         Worker(
             client,

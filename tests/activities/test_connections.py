@@ -49,3 +49,25 @@ def test_duplicate_names_are_refused() -> None:
 
 def test_masked_url_hides_unparsable_urls() -> None:
     assert masked_url("not a url with secret") == "<unparsable url>"
+
+
+def test_registry_file_errors_are_terminal_and_never_echo_secrets(tmp_path) -> None:
+    import json as _json
+
+    from activities.errors import InvalidInputError, Terminal
+
+    path = tmp_path / "conns.json"
+    path.write_text(_json.dumps({"connections": [{"name": "erp", "kind": "oracle", "url": "oracle://u:hunter2@h/db"}]}))
+    with pytest.raises(InvalidInputError) as info:
+        ConnectionRegistry.from_file(path)
+    assert isinstance(info.value, Terminal)
+    assert "'erp'" in info.value.message and "kind" in info.value.message
+    assert "hunter2" not in info.value.message
+    path.write_text("{not json")
+    with pytest.raises(InvalidInputError, match="not valid JSON"):
+        ConnectionRegistry.from_file(path)
+
+
+def test_mariadb_is_accepted_as_mysql() -> None:
+    registry = ConnectionRegistry.from_list([{"name": "m", "kind": "mariadb", "url": "mysql://root@127.0.0.1/x"}])
+    assert registry.get("m").kind == "mysql"
