@@ -1,0 +1,1 @@
+"""Side effects: connectors, buffer, crypto, metadata, transforms and the activities that use them."""

@@ -108,7 +108,9 @@ class ConnectionRegistry:
         try:
             data = json.loads(Path(path).read_text(encoding="utf-8"))
         except json.JSONDecodeError as exc:
-            raise InvalidInputError(f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})") from None
+            raise InvalidInputError(
+                f"{path}: not valid JSON (line {exc.lineno}, column {exc.colno})"
+            ) from None
         if not isinstance(data, dict) or not isinstance(data.get("connections", []), list):
             raise InvalidInputError(f'{path}: expected {{"connections": [...]}}')
         return cls.from_list(data.get("connections", []), source=str(path))

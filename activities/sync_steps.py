@@ -102,7 +102,10 @@ class BatchStream:
                     }
                 )
                 yield batch
-                if rows_this_attempt >= self.limits.max_rows or time.monotonic() - started > self.limits.max_seconds:
+                if (
+                    rows_this_attempt >= self.limits.max_rows
+                    or time.monotonic() - started > self.limits.max_seconds
+                ):
                     return
             self.progress = self.progress.model_copy(update={"done": True})
         finally:
@@ -133,7 +136,9 @@ class SyncSteps:
                 transform = compile_transform(inp.transform, schema) if inp.transform else None
                 out_schema = transform.output_schema if transform else schema
                 dst.ensure_table(out_schema, table=inp.destination_table)
-                stream = BatchStream(source=src, schema=schema, read=inp.read, limits=inp.limits, progress=progress)
+                stream = BatchStream(
+                    source=src, schema=schema, read=inp.read, limits=inp.limits, progress=progress
+                )
                 written = progress.rows_written
                 for batch in stream:
                     out = transform.apply(batch) if transform else batch
@@ -162,11 +167,15 @@ class SyncSteps:
                     start_seq=inp.start_seq,
                     resume=resumed.buffer if resumed else None,
                 )
-                stream = BatchStream(source=src, schema=schema, read=inp.read, limits=inp.limits, progress=progress)
+                stream = BatchStream(
+                    source=src, schema=schema, read=inp.read, limits=inp.limits, progress=progress
+                )
                 for batch in stream:
                     writer.write(batch)
                     # Chunks written after the last heartbeat are orphans on a crash; purge_run removes them.
-                    activity.heartbeat(c.ExtractToBufferResult(buffer=writer.finish(), progress=stream.progress))
+                    activity.heartbeat(
+                        c.ExtractToBufferResult(buffer=writer.finish(), progress=stream.progress)
+                    )
                 return c.ExtractToBufferResult(buffer=writer.finish(), progress=stream.progress)
 
     @activity.defn(name=c.LOAD_FROM_BUFFER)
@@ -188,7 +197,10 @@ class SyncSteps:
                     for batch in table.to_batches():
                         out = transform.apply(batch) if transform else batch
                         written += dst.load(
-                            schema=out_schema, batch=out, key=out_schema.primary_key, table=inp.destination_table
+                            schema=out_schema,
+                            batch=out,
+                            key=out_schema.primary_key,
+                            table=inp.destination_table,
                         )
                     rows_read += table.num_rows
                     done = done.model_copy(

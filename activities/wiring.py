@@ -20,7 +20,9 @@ def build_backend(cfg: BufferConfig) -> ObjectBackend:
         endpoint_url=cfg.s3_endpoint_url,
         region_name=cfg.s3_region,
         aws_access_key_id=cfg.s3_access_key_id.get_secret_value() if cfg.s3_access_key_id else None,
-        aws_secret_access_key=cfg.s3_secret_access_key.get_secret_value() if cfg.s3_secret_access_key else None,
+        aws_secret_access_key=cfg.s3_secret_access_key.get_secret_value()
+        if cfg.s3_secret_access_key
+        else None,
     )
     return S3Backend(client, cfg.s3_bucket)
 

@@ -1,0 +1,1 @@
+"""The control plane: the vsc CLI (and, later, the REST API)."""

@@ -12,7 +12,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from console_api.runs import follow_run, start_run, ui_link
+from console_api.demo import prepare_demo, run_demo_flows
+from console_api.runs import follow_run, print_results, start_run, ui_link
 from infra import devstack
 from workflows.registry import WORKFLOW_BY_PATTERN
 
@@ -84,7 +85,7 @@ def run(
         )
         console.print(f"started {workflow_id}: {ui_link(handle.id, handle.result_run_id)}")
         result = await follow_run(handle, console=console)
-        print_results(result.pattern, result.tables, link=ui_link(handle.id, handle.result_run_id))
+        print_results(console, result, link=ui_link(handle.id, handle.result_run_id))
 
     try:
         asyncio.run(go())
@@ -93,32 +94,14 @@ def run(
         raise typer.Exit(1) from None
 
 
-def print_results(pattern: str, tables: Any, *, link: str) -> None:
-    """One line per table: counts and whether the fingerprints match."""
-    table = Table("pattern", "table", "rows read", "rows written", "source rows", "dest rows", "hash equal")
-    for t in tables:
-        table.add_row(
-            pattern,
-            f"{t.source_table} -> {t.destination_table}",
-            str(t.rows_read),
-            str(t.rows_written),
-            str(t.source.rows if t.source else "-"),
-            str(t.destination.rows if t.destination else "-"),
-            "[green]yes[/]" if t.verified else "[red]no[/]",
-        )
-    console.print(table)
-    console.print(f"  {link}")
-
-
 @app.command()
 def demo(
     home: HomeOpt = HOME,
     scale: Annotated[float, typer.Option(help="1.0 is about 100k order lines")] = 1.0,
 ) -> None:
     """Load the van-sales ERP into the 'on-premise' databases and sync it with both patterns."""
-    from console_api.demo import run_demo
-
-    ok = asyncio.run(run_demo(home=home, scale=scale, console=console))
+    prepare_demo(home=home, scale=scale, console=console)
+    ok = asyncio.run(run_demo_flows(console=console))
     raise typer.Exit(0 if ok else 1)
 
 

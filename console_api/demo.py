@@ -16,7 +16,7 @@ import psycopg
 import pymysql
 from rich.console import Console
 
-from console_api.runs import follow_run, start_run, ui_link
+from console_api.runs import follow_run, print_results, start_run, ui_link
 from infra.demo.load import create_and_load
 from infra.demo.vansales import TABLES
 
@@ -51,8 +51,13 @@ def write_registries(home: Path) -> None:
         {"name": "local_dw", "kind": "postgresql", "url": PG.format(db="vsc_local_dw"), "write": True},
     ]
     cloud = [
-        {"name": "cloud_dw", "kind": "postgresql", "url": PG.format(db="vsc_cloud"), "location": "cloud",
-         "write": True},
+        {
+            "name": "cloud_dw",
+            "kind": "postgresql",
+            "url": PG.format(db="vsc_cloud"),
+            "location": "cloud",
+            "write": True,
+        },
     ]
     for name, conns in (("agent-connections.json", agent), ("cloud-connections.json", cloud)):
         path = home / name
@@ -72,23 +77,44 @@ def demo_runs() -> list[tuple[str, dict[str, Any]]]:
     runs: list[tuple[str, dict[str, Any]]] = []
     for source, prefix in (("erp_sqlite", "sqlite_"), ("erp_mariadb", "mariadb_"), ("erp_pg", "pg_")):
         tables = [{"source_table": n, "destination_table": prefix + n} for n in names]
-        runs.append(("3.1.1", {"agent": "edge-1", "source_connection": source,
-                               "destination_connection": "local_dw", "tables": tables}))
+        runs.append(
+            (
+                "3.1.1",
+                {
+                    "agent": "edge-1",
+                    "source_connection": source,
+                    "destination_connection": "local_dw",
+                    "tables": tables,
+                },
+            )
+        )
     cloud_tables: list[dict[str, Any]] = [
         {"source_table": n, "incremental_column": "updated_at"} for n in names if n != "order_lines"
     ]
     cloud_tables.append(
-        {"source_table": "order_lines", "incremental_column": "updated_at", "transform": ORDER_LINES_TRANSFORM}
+        {
+            "source_table": "order_lines",
+            "incremental_column": "updated_at",
+            "transform": ORDER_LINES_TRANSFORM,
+        }
     )
-    runs.append(("3.3.1", {"agent": "edge-1", "source_connection": "erp_pg", "destination_connection": "cloud_dw",
-                           "pipeline": "demo-erp-to-cloud", "tables": cloud_tables}))
+    runs.append(
+        (
+            "3.3.1",
+            {
+                "agent": "edge-1",
+                "source_connection": "erp_pg",
+                "destination_connection": "cloud_dw",
+                "pipeline": "demo-erp-to-cloud",
+                "tables": cloud_tables,
+            },
+        )
+    )
     return runs
 
 
-async def run_demo(*, home: Path, scale: float, console: Console) -> bool:
-    """Prepare data, run every demo flow, print results; True when every table verified."""
-    from console_api.cli import print_results
-
+def prepare_demo(*, home: Path, scale: float, console: Console) -> None:
+    """(Re)create the demo databases, write the connection registries and load the ERP."""
     home.mkdir(parents=True, exist_ok=True)
     with console.status("creating demo databases..."):
         for db in ("vsc_onprem", "vsc_local_dw", "vsc_cloud"):
@@ -105,17 +131,20 @@ async def run_demo(*, home: Path, scale: float, console: Console) -> bool:
         with console.status(f"generating the van-sales ERP in {label} (scale {scale})..."):
             counts = create_and_load(url, scale=scale)
         console.print(f"on-premise ERP in {label}: {sum(counts.values()):,} rows in {len(counts)} tables")
+
+
+async def run_demo_flows(*, console: Console) -> bool:
+    """Run every demo flow on the running stack and print its results; True when every table verified."""
     ok = True
-    links: list[str] = []
     for pattern, body in demo_runs():
         workflow_id = f"demo-{pattern}-{body['source_connection']}-{uuid.uuid4().hex[:8]}"
-        handle = await start_run(address=ADDRESS, tenant="demo", pattern=pattern, body=body, workflow_id=workflow_id)
+        handle = await start_run(
+            address=ADDRESS, tenant="demo", pattern=pattern, body=body, workflow_id=workflow_id
+        )
         result = await follow_run(handle, console=console)
-        link = ui_link(handle.id, handle.result_run_id)
-        links.append(link)
-        print_results(result.pattern, result.tables, link=link)
+        print_results(console, result, link=ui_link(handle.id, handle.result_run_id))
         ok = ok and all(t.verified for t in result.tables)
     console.print("[bold green]all tables verified[/]" if ok else "[bold red]some tables did not verify[/]")
     console.print("List the runs with: .venv/bin/temporal workflow list --address 127.0.0.1:7233")
-    console.print(f"Web UI: http://127.0.0.1:8233/namespaces/default/workflows ({len(links)} runs above)")
+    console.print("Web UI: http://127.0.0.1:8233/namespaces/default/workflows")
     return ok

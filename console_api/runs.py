@@ -11,9 +11,10 @@ from typing import Any
 
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
 from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
-from temporalio.service import RPCError
 from temporalio.exceptions import WorkflowAlreadyStartedError
+from temporalio.service import RPCError
 
 from infra.devstack import UI_PORT
 from workflows.converter import DATA_CONVERTER
@@ -51,7 +52,11 @@ async def follow_run(handle: WorkflowHandle[Any, SyncResult], *, console: Consol
     """Show rows moved per table until the run ends, then return its result."""
     result_task = asyncio.ensure_future(handle.result())
     with Progress(
-        SpinnerColumn(), TextColumn("{task.description}"), TimeElapsedColumn(), console=console, transient=True
+        SpinnerColumn(),
+        TextColumn("{task.description}"),
+        TimeElapsedColumn(),
+        console=console,
+        transient=True,
     ) as bar:
         task = bar.add_task("starting", total=None)
         while not result_task.done():
@@ -67,3 +72,20 @@ async def follow_run(handle: WorkflowHandle[Any, SyncResult], *, console: Consol
                 pass
             await asyncio.wait([result_task], timeout=0.5)
     return result_task.result()
+
+
+def print_results(console: Console, result: SyncResult, *, link: str) -> None:
+    """One line per table: counts, both fingerprints' row counts and whether the hashes match."""
+    table = Table("pattern", "table", "rows read", "rows written", "source rows", "dest rows", "hash equal")
+    for t in result.tables:
+        table.add_row(
+            result.pattern,
+            f"{t.source_table} -> {t.destination_table}",
+            f"{t.rows_read:,}",
+            f"{t.rows_written:,}",
+            f"{t.source.rows:,}" if t.source else "-",
+            f"{t.destination.rows:,}" if t.destination else "-",
+            "[green]yes[/]" if t.verified else "[red]no[/]",
+        )
+    console.print(table)
+    console.print(f"  {link}")

@@ -1,0 +1,1 @@
+"""The embedded dev stack and the demo data."""

@@ -50,10 +50,19 @@ def services(home: Path) -> list[Service]:
         Service(
             name="temporal",
             argv=(
-                temporal_binary(), "server", "start-dev",
-                "--db-filename", str(home / "temporal.db"),
-                "--ip", "127.0.0.1", "--port", str(TEMPORAL_PORT), "--ui-port", str(UI_PORT),
-                "--log-level", "warn",
+                temporal_binary(),
+                "server",
+                "start-dev",
+                "--db-filename",
+                str(home / "temporal.db"),
+                "--ip",
+                "127.0.0.1",
+                "--port",
+                str(TEMPORAL_PORT),
+                "--ui-port",
+                str(UI_PORT),
+                "--log-level",
+                "warn",
             ),
             port=TEMPORAL_PORT,
         ),
@@ -94,7 +103,9 @@ def start(home: Path, service: Service, *, env: dict[str, str] | None = None, ti
     if pid is not None:
         return pid
     if service.port is not None and port_open(service.port):
-        raise StackError(f"port {service.port} is taken by a process this stack did not start ({service.name})")
+        raise StackError(
+            f"port {service.port} is taken by a process this stack did not start ({service.name})"
+        )
     (home / "run").mkdir(parents=True, exist_ok=True)
     (home / "logs").mkdir(parents=True, exist_ok=True)
     log = open(home / "logs" / f"{service.name}.log", "ab")  # noqa: SIM115 - handed to the child

@@ -1,0 +1,1 @@
+"""The on-premise agent: a Temporal worker serving its own task queue."""

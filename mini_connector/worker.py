@@ -33,7 +33,9 @@ async def connect(settings: AgentSettings) -> Client:
 
 def build_worker(client: Client, settings: AgentSettings, executor: ThreadPoolExecutor) -> Worker:
     """The agent worker with its activities; it registers no workflows."""
-    steps = SyncSteps(connections=registry_loader(settings.connections_file), buffer=build_buffer(settings.buffer))
+    steps = SyncSteps(
+        connections=registry_loader(settings.connections_file), buffer=build_buffer(settings.buffer)
+    )
     return Worker(
         client,
         task_queue=agent_queue(settings.tenant, settings.agent_id),

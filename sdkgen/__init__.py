@@ -1,0 +1,1 @@
+"""OpenAPI to SDK to WebAssembly (Mode 2); not built yet."""

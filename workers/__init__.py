@@ -1,0 +1,1 @@
+"""Cloud worker processes: wiring of a Temporal client, workflows and activities."""

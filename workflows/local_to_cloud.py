@@ -113,7 +113,9 @@ class LocalToCloudSync:
                 ),
                 workflow.execute_activity(
                     c.FINGERPRINT_TABLE,
-                    c.FingerprintInput(tenant=tenant, connection=inp.destination_connection, table=spec.target),
+                    c.FingerprintInput(
+                        tenant=tenant, connection=inp.destination_connection, table=spec.target
+                    ),
                     result_type=c.FingerprintResult,
                     task_queue=load_queue,
                     **loop.step_options(),

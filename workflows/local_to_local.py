@@ -74,21 +74,25 @@ class LocalToLocalSync:
         async def fingerprint(spec: TableSpec) -> tuple[Fingerprint, Fingerprint]:
             src, dst = await asyncio.gather(
                 workflow.execute_activity(
-                c.FINGERPRINT_TABLE,
-                c.FingerprintInput(
-                    tenant=tenant, connection=inp.source_connection, table=spec.source_table,
-                    transform=spec.transform,
-                ),
-                result_type=c.FingerprintResult,
-                task_queue=queue,
-                **loop.step_options(),
+                    c.FINGERPRINT_TABLE,
+                    c.FingerprintInput(
+                        tenant=tenant,
+                        connection=inp.source_connection,
+                        table=spec.source_table,
+                        transform=spec.transform,
+                    ),
+                    result_type=c.FingerprintResult,
+                    task_queue=queue,
+                    **loop.step_options(),
                 ),
                 workflow.execute_activity(
-                c.FINGERPRINT_TABLE,
-                c.FingerprintInput(tenant=tenant, connection=inp.destination_connection, table=spec.target),
-                result_type=c.FingerprintResult,
-                task_queue=queue,
-                **loop.step_options(),
+                    c.FINGERPRINT_TABLE,
+                    c.FingerprintInput(
+                        tenant=tenant, connection=inp.destination_connection, table=spec.target
+                    ),
+                    result_type=c.FingerprintResult,
+                    task_queue=queue,
+                    **loop.step_options(),
                 ),
             )
             return src.fingerprint, dst.fingerprint

@@ -46,10 +46,23 @@ def parse_input(raw: Any) -> SyncInput:
         ) from None
 
 
+REPLAY_QUEUE_PREFIX = "replay-"
+REPLAY_TENANT = "replay"
+
+
 def current_tenant() -> str:
-    """The tenant this workflow belongs to, derived from the queue it runs on, never from input."""
+    """The tenant this workflow belongs to, derived from the queue it runs on, never from input.
+
+    The SDK's ``Replayer`` runs histories on a synthetic ``replay-<build id>`` queue that no
+    worker of ours ever serves; there a placeholder tenant stands in. It changes only the
+    queue names and inputs of scheduled commands, which replay does not compare, so replay
+    still checks every command the workflow issues.
+    """
+    queue = workflow.info().task_queue
+    if queue.startswith(REPLAY_QUEUE_PREFIX):
+        return REPLAY_TENANT
     try:
-        return parse_queue(workflow.info().task_queue).tenant
+        return parse_queue(queue).tenant
     except QueueNameError as exc:
         raise ApplicationError(str(exc), type="InvalidTaskQueue", non_retryable=True) from None
 

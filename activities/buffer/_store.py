@@ -205,7 +205,9 @@ class BufferStore:
             raise InvalidInputError("start_seq must be >= 0", start_seq=start_seq)
         if resume is not None:
             if (resume.tenant, resume.run_id) != (tenant, run_id):
-                raise InvalidInputError("a resumed buffer must belong to the same tenant and run", run_id=run_id)
+                raise InvalidInputError(
+                    "a resumed buffer must belong to the same tenant and run", run_id=run_id
+                )
             return BufferWriter(
                 backend=self._backend,
                 keyring=self._keyring,

@@ -17,11 +17,11 @@ import pyarrow as pa
 
 from activities.connections import ConnectionProfile
 from activities.errors import InvalidInputError, SchemaMismatchError, TableNotFoundError, WriteNotGrantedError
+from activities.fingerprints import fingerprint_batches, json_columns_of
 from activities.sql.errors import db_errors
 from activities.sql.models import PrivilegeReport
 from activities.sql.readonly import check_read_only
 from activities.sql.typemap import ddl_type, is_compatible
-from activities.fingerprints import fingerprint_batches, json_columns_of
 from activities.sql.values import from_json_value, rows_to_batch, to_json_value
 from workflows.types import Fingerprint, TableSchema
 

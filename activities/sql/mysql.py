@@ -178,4 +178,3 @@ class MySqlConnector(SqlConnector):
         return PrivilegeReport(
             connection=self.profile.name, user=user, can_write=bool(reasons), reasons=tuple(reasons)
         )
-

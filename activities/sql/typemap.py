@@ -2,7 +2,8 @@
 
 The logical type is the contract between source and destination. Each dialect maps onto it so
 that the same table declared on PostgreSQL, MariaDB and SQLite discovers as the same
-``TableSchema`` (logical <-> Arrow is ``activities.arrowtypes``); DDL is generated back from it so a round trip lands on the same schema again.
+``TableSchema`` (logical <-> Arrow is ``activities.arrowtypes``); DDL is generated back from it
+so a round trip lands on the same schema again.
 """
 
 from __future__ import annotations
@@ -20,6 +21,7 @@ __all__ = [
 
 _DECIMAL = re.compile(r"^decimal\((\d+),(\d+)\)$")
 _NATIVE = re.compile(r"^\s*([a-z][a-z0-9_ ]*)\s*(?:\(\s*(\d+)\s*(?:,\s*(\d+)\s*)?\))?\s*([a-z ]*)$")
+
 
 def decimal_parts(logical: str) -> tuple[int, int] | None:
     """Return ``(precision, scale)`` of a ``decimal(p,s)`` logical type, else None."""

@@ -128,7 +128,8 @@ def _reporting(
 
 def _create_table(schema: TableSchema, *, dialect: Dialect, quote: Callable[[str], str]) -> str:
     columns = [
-        f"{quote(c.name)} {ddl_type(c.type, dialect, key=c.name in schema.primary_key)}{'' if c.nullable else ' NOT NULL'}"
+        f"{quote(c.name)} {ddl_type(c.type, dialect, key=c.name in schema.primary_key)}"
+        + ("" if c.nullable else " NOT NULL")
         for c in schema.columns
     ]
     columns.append(f"PRIMARY KEY ({', '.join(quote(k) for k in schema.primary_key)})")

@@ -57,7 +57,9 @@ def test_registry_file_errors_are_terminal_and_never_echo_secrets(tmp_path) -> N
     from activities.errors import InvalidInputError, Terminal
 
     path = tmp_path / "conns.json"
-    path.write_text(_json.dumps({"connections": [{"name": "erp", "kind": "oracle", "url": "oracle://u:hunter2@h/db"}]}))
+    path.write_text(
+        _json.dumps({"connections": [{"name": "erp", "kind": "oracle", "url": "oracle://u:hunter2@h/db"}]})
+    )
     with pytest.raises(InvalidInputError) as info:
         ConnectionRegistry.from_file(path)
     assert isinstance(info.value, Terminal)
@@ -69,5 +71,7 @@ def test_registry_file_errors_are_terminal_and_never_echo_secrets(tmp_path) -> N
 
 
 def test_mariadb_is_accepted_as_mysql() -> None:
-    registry = ConnectionRegistry.from_list([{"name": "m", "kind": "mariadb", "url": "mysql://root@127.0.0.1/x"}])
+    registry = ConnectionRegistry.from_list(
+        [{"name": "m", "kind": "mariadb", "url": "mysql://root@127.0.0.1/x"}]
+    )
     assert registry.get("m").kind == "mysql"

@@ -108,7 +108,9 @@ def test_load_from_buffer_twice_writes_nothing_the_second_time(setup) -> None:
     extracted = env.run(
         steps.extract_to_buffer,
         c.ExtractToBufferInput(
-            tenant=TENANT, run_id="run-1", read=c.TableRead(connection="src", table="order_lines"),
+            tenant=TENANT,
+            run_id="run-1",
+            read=c.TableRead(connection="src", table="order_lines"),
             limits=c.BatchLimits(batch_rows=250),
         ),
     )
@@ -146,7 +148,10 @@ def test_tampered_chunk_fails_non_retryable_and_is_audited(setup) -> None:
         env.run(
             steps.load_from_buffer,
             c.LoadFromBufferInput(
-                tenant=TENANT, buffer=extracted.buffer, destination_connection="dst", destination_table="customers"
+                tenant=TENANT,
+                buffer=extracted.buffer,
+                destination_connection="dst",
+                destination_table="customers",
             ),
         )
     assert info.value.type == "BufferIntegrityError" and info.value.non_retryable

@@ -26,8 +26,10 @@ def load(path: Path) -> WorkflowHistory:
 
 
 def test_every_workflow_type_has_a_history() -> None:
-    names = {workflow.defn_name(w) if hasattr(workflow, "defn_name") else w.__temporal_workflow_definition.name
-             for w in ALL_WORKFLOWS}
+    names = {
+        workflow.defn_name(w) if hasattr(workflow, "defn_name") else w.__temporal_workflow_definition.name
+        for w in ALL_WORKFLOWS
+    }
     covered = {p.parent.name for p in histories()}
     assert names <= covered, f"workflow types without a committed history: {sorted(names - covered)}"
 

@@ -50,7 +50,9 @@ class Tenant:
         (self.home / "cloud.json").write_text(json.dumps({"connections": self.cloud_connections}))
 
     def temporal(self) -> TemporalConfig:
-        return TemporalConfig(address=self.client.service_client.config.target_host, namespace=self.client.namespace)
+        return TemporalConfig(
+            address=self.client.service_client.config.target_host, namespace=self.client.namespace
+        )
 
     def cloud_settings(self) -> CloudSettings:
         return CloudSettings(

@@ -38,7 +38,10 @@ async def rows_heartbeated(handle: WorkflowHandle) -> int:
     """rows_written from the pending step's last heartbeat (0 if none yet)."""
     desc = await handle.describe()
     for pending in desc.raw_description.pending_activities:
-        if pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED and pending.heartbeat_details.payloads:
+        if (
+            pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            and pending.heartbeat_details.payloads
+        ):
             return int(json.loads(pending.heartbeat_details.payloads[0].data).get("rows_written", 0))
     return 0
 

@@ -9,9 +9,28 @@ import pytest
 
 WORKFLOWS = Path(__file__).resolve().parents[2] / "workflows"
 BANNED_MODULES = {
-    "random", "uuid", "time", "os", "socket", "subprocess", "threading", "requests", "httpx", "asyncpg",
-    "psycopg", "pymysql", "sqlite3", "sqlalchemy", "boto3", "pyarrow", "activities", "console_api",
-    "mini_connector", "workers", "sdkgen", "infra",
+    "random",
+    "uuid",
+    "time",
+    "os",
+    "socket",
+    "subprocess",
+    "threading",
+    "requests",
+    "httpx",
+    "asyncpg",
+    "psycopg",
+    "pymysql",
+    "sqlite3",
+    "sqlalchemy",
+    "boto3",
+    "pyarrow",
+    "activities",
+    "console_api",
+    "mini_connector",
+    "workers",
+    "sdkgen",
+    "infra",
 }
 ALLOWED_FROM_TEMPORAL = {"workflow", "common", "exceptions", "contrib"}
 BANNED_CALLS = {("datetime", "now"), ("datetime", "utcnow"), ("date", "today"), ("uuid", "uuid4")}
@@ -47,5 +66,7 @@ def test_workflow_module_is_deterministic(path: Path) -> None:
 
 def test_lint_catches_a_banned_call(tmp_path: Path) -> None:
     bad = tmp_path / "bad.py"
-    bad.write_text("import random\nfrom datetime import datetime\nx = datetime.now()\nfrom activities import sql\n")
+    bad.write_text(
+        "import random\nfrom datetime import datetime\nx = datetime.now()\nfrom activities import sql\n"
+    )
     assert len(offences(bad)) == 3

@@ -49,7 +49,9 @@ MATRIX = [
 
 @pytest.mark.parametrize(("source", "destination", "transform", "steps", "buffer"), MATRIX)
 def test_plan_route_matrix(source: E, destination: E, transform: T, steps: list, buffer: bool) -> None:
-    plan = plan_route(tenant="acme", source=source, destination=destination, transform=transform, agent="edge-1")
+    plan = plan_route(
+        tenant="acme", source=source, destination=destination, transform=transform, agent="edge-1"
+    )
     assert [(s.kind.value, s.queue) for s in plan.steps] == steps
     assert plan.uses_buffer is buffer
 

@@ -132,12 +132,22 @@ async def test_local_to_cloud_through_buffer_with_transform(
     tenant = Tenant(client=env.client, home=tmp_path)
     if backend == "s3":
         bucket = f"vsc-{tenant.name}"
-        s3 = boto3.client("s3", endpoint_url=s3_endpoint, region_name="us-east-1",
-                          aws_access_key_id="test", aws_secret_access_key="test")
+        s3 = boto3.client(
+            "s3",
+            endpoint_url=s3_endpoint,
+            region_name="us-east-1",
+            aws_access_key_id="test",
+            aws_secret_access_key="test",
+        )
         s3.create_bucket(Bucket=bucket)
         tenant.buffer = BufferConfig(
-            backend="s3", s3_endpoint_url=s3_endpoint, s3_bucket=bucket, s3_access_key_id="test",
-            s3_secret_access_key="test", keyring_dir=tmp_path / "keys", master_keyfile=tmp_path / "master.key",
+            backend="s3",
+            s3_endpoint_url=s3_endpoint,
+            s3_bucket=bucket,
+            s3_access_key_id="test",
+            s3_secret_access_key="test",
+            keyring_dir=tmp_path / "keys",
+            master_keyfile=tmp_path / "master.key",
         )
     kind = "mysql" if backend == "s3" else "postgresql"
     tenant.agent_connections = [{"name": "erp", "kind": kind, "url": src_url}]
@@ -146,7 +156,9 @@ async def test_local_to_cloud_through_buffer_with_transform(
     ]
     transform = {
         "filter": "quantity > 1",
-        "derive": [{"name": "line_total", "expr": "round(quantity * unit_price, 2)", "type": "decimal(14,2)"}],
+        "derive": [
+            {"name": "line_total", "expr": "round(quantity * unit_price, 2)", "type": "decimal(14,2)"}
+        ],
         "rename": {"unit_price": "price"},
     }
     body = {
@@ -167,7 +179,9 @@ async def test_local_to_cloud_through_buffer_with_transform(
     lines = result.tables[1]
     with psycopg.connect(cloud_url) as conn:
         bad = conn.execute("SELECT count(*) FROM order_lines WHERE quantity <= 1").fetchone()
-        totals = conn.execute("SELECT count(*) FROM order_lines WHERE line_total <> round(quantity * price, 2)").fetchone()
+        totals = conn.execute(
+            "SELECT count(*) FROM order_lines WHERE line_total <> round(quantity * price, 2)"
+        ).fetchone()
     assert bad == (0,) and totals == (0,)
     assert lines.rows_written == lines.destination.rows  # type: ignore[union-attr]
     assert lines.rows_read > lines.rows_written  # the filter dropped rows
@@ -179,7 +193,9 @@ async def test_local_to_cloud_through_buffer_with_transform(
 async def test_invalid_input_fails_fast_and_names_the_field(env: WorkflowEnvironment, tmp_path: Path) -> None:
     tenant = Tenant(client=env.client, home=tmp_path)
     async with running(tenant, agent=False):
-        handle = await tenant.start("LocalToLocalSync", {"agent": "edge-1", "source_connection": "x", "tables": []})
+        handle = await tenant.start(
+            "LocalToLocalSync", {"agent": "edge-1", "source_connection": "x", "tables": []}
+        )
         with pytest.raises(WorkflowFailureError) as info:
             await handle.result()
         await record_history(handle, "LocalToLocalSync", "invalid_input")
@@ -193,10 +209,18 @@ async def test_invalid_input_fails_fast_and_names_the_field(env: WorkflowEnviron
     ("connections", "table", "error_type", "needle"),
     [
         ([], "orders", "ConnectionNotFoundError", "erp"),
-        ([{"name": "erp", "kind": "sqlite", "url": "sqlite:///{home}/erp.db"}], "no_such_table",
-         "TableNotFoundError", "no_such_table"),
-        ([{"name": "erp", "kind": "postgresql", "url": "postgresql://postgres:pw@127.0.0.1:1/none"}], "orders",
-         "HostUnreachableError", "erp"),
+        (
+            [{"name": "erp", "kind": "sqlite", "url": "sqlite:///{home}/erp.db"}],
+            "no_such_table",
+            "TableNotFoundError",
+            "no_such_table",
+        ),
+        (
+            [{"name": "erp", "kind": "postgresql", "url": "postgresql://postgres:pw@127.0.0.1:1/none"}],
+            "orders",
+            "HostUnreachableError",
+            "erp",
+        ),
     ],
 )
 async def test_bad_endpoint_fails_with_a_named_error(
@@ -208,7 +232,9 @@ async def test_bad_endpoint_fails_with_a_named_error(
         {"name": "dw", "kind": "sqlite", "url": f"sqlite:///{tmp_path / 'dw.db'}", "write": True}
     ]
     body = {
-        "agent": tenant.agent, "source_connection": "erp", "destination_connection": "dw",
+        "agent": tenant.agent,
+        "source_connection": "erp",
+        "destination_connection": "dw",
         "tables": [{"source_table": table}],
         "limits": {"heartbeat_seconds": 5},
     }

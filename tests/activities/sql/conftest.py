@@ -11,8 +11,8 @@ import pyarrow as pa
 import pymysql
 import pytest
 
-from activities.connections import ConnectionProfile
 from activities.arrowtypes import arrow_schema
+from activities.connections import ConnectionProfile
 from activities.sql import SqlConnector, open_connector
 from workflows.types import ColumnSchema, TableSchema
 

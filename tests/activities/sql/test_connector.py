@@ -5,6 +5,7 @@ import json
 import pyarrow as pa
 import pytest
 
+from activities.arrowtypes import arrow_schema
 from activities.connections import ConnectionProfile
 from activities.errors import (
     InvalidInputError,
@@ -12,7 +13,6 @@ from activities.errors import (
     TableNotFoundError,
     WriteNotGrantedError,
 )
-from activities.arrowtypes import arrow_schema
 from activities.sql import SqlConnector, open_connector
 from tests.activities.sql.conftest import (
     ITEMS,

@@ -1,0 +1,71 @@
+"""The vsc CLI as a user runs it: a separate process talking to a real Temporal server."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import sys
+from collections.abc import Callable
+from pathlib import Path
+
+from temporalio.testing import WorkflowEnvironment
+
+from infra.demo.load import create_and_load
+from tests.workflows.harness import Tenant, running
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def vsc(*args: str) -> tuple[int, str]:
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "console_api.cli",
+        *args,
+        cwd=ROOT,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.STDOUT,
+        env={"PYTHONPATH": str(ROOT), "COLUMNS": "200", "PATH": "/usr/bin:/bin"},
+    )
+    out, _ = await proc.communicate()
+    return proc.returncode or 0, out.decode()
+
+
+async def test_run_pattern_follows_to_a_verified_result(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+) -> None:
+    src = f"sqlite:///{tmp_path / 'erp.db'}"
+    create_and_load(src, scale=0.005)
+    tenant = Tenant(client=env.client, home=tmp_path)
+    tenant.agent_connections = [
+        {"name": "erp", "kind": "sqlite", "url": src},
+        {"name": "dw", "kind": "postgresql", "url": pg_database("dw"), "write": True},
+    ]
+    params = tmp_path / "params.json"
+    params.write_text(
+        json.dumps(
+            {
+                "agent": tenant.agent,
+                "source_connection": "erp",
+                "destination_connection": "dw",
+                "tables": [{"source_table": "vans"}, {"source_table": "routes"}],
+            }
+        )
+    )
+    address = env.client.service_client.config.target_host
+    async with running(tenant):
+        code, out = await vsc(
+            "run", "3.1.1", "--params", str(params), "--tenant", tenant.name, "--address", address
+        )
+    assert code == 0, out
+    assert "vans -> vans" in out and "routes -> routes" in out
+    assert out.count("yes") == 2 and "/namespaces/default/workflows/3.1.1-" in out
+
+
+async def test_run_refuses_unknown_pattern_and_bad_json(tmp_path: Path) -> None:
+    params = tmp_path / "p.json"
+    params.write_text("{broken")
+    code, out = await vsc("run", "9.9.9", "--params", str(params))
+    assert code == 2 and "unknown pattern '9.9.9'" in out
+    code, out = await vsc("run", "3.1.1", "--params", str(params))
+    assert code == 2 and "not valid JSON" in out
