@@ -62,9 +62,13 @@ class Orchestrated:
         )
         self._stack.push_async_callback(self._env.shutdown)
         client = self._env.client
-        temporal = TemporalConfig(address=client.service_client.config.target_host, namespace=client.namespace)
+        temporal = TemporalConfig(
+            address=client.service_client.config.target_host, namespace=client.namespace
+        )
         buffer = BufferConfig(
-            directory=self.home / "buffer", keyring_dir=self.home / "keys", master_keyfile=self.home / "master.key"
+            directory=self.home / "buffer",
+            keyring_dir=self.home / "keys",
+            master_keyfile=self.home / "master.key",
         )
         self._agent_file.write_text(json.dumps({"connections": []}))
         (self.home / "cloud.json").write_text(json.dumps({"connections": []}))
@@ -133,5 +137,6 @@ class Orchestrated:
         table = result.tables[0]
         if table.rows_read == 0 or table.rows_written != table.rows_read:
             raise RuntimeError(
-                f"workflow for table {target.table!r} read {table.rows_read} rows but wrote {table.rows_written}"
+                f"workflow for table {target.table!r} read {table.rows_read} rows "
+                f"but wrote {table.rows_written}"
             )

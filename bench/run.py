@@ -46,7 +46,9 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
     """Command-line options; ``--smoke`` only changes the defaults of scale, rows and reps."""
     parser = argparse.ArgumentParser(prog="python -m bench.run", description=__doc__.splitlines()[0])
     parser.add_argument("--smoke", action="store_true", help="tiny data, one repetition (make bench-smoke)")
-    parser.add_argument("--scale", type=float, help="van-sales scale; 1.0 is about 100k order lines (default 5)")
+    parser.add_argument(
+        "--scale", type=float, help="van-sales scale; 1.0 is about 100k order lines (default 5)"
+    )
     parser.add_argument("--rows", type=int, help="firenibble rows (default 1,000,000)")
     parser.add_argument("--reps", type=int, help="repetitions per system, order rotated (default 3)")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma list of {', '.join(SYSTEMS)}")
@@ -95,7 +97,9 @@ class Bench:
         self.records: list[RunRecord] = []
         self.postgres = str(run_sql(src_url, "SHOW server_version")[0][0])
 
-    async def measure(self, *, system: System, source: SourceTable, rep: int, position: int, work: Path) -> None:
+    async def measure(
+        self, *, system: System, source: SourceTable, rep: int, position: int, work: Path
+    ) -> None:
         """Copy ``source`` with ``system`` into a fresh database, time it, check it, drop the database."""
         dst_url = self.dbs.create("dst")
         wall: float | None = None
@@ -150,7 +154,9 @@ def build_systems(names: tuple[str, ...], orchestrated: Orchestrated | None) -> 
     """The selected systems, raw pipe first (it is every ratio's baseline)."""
     available = {
         "raw_pipe": System("raw_pipe", "raw binary COPY pipe (psql)", threaded(raw_binary_pipe)),
-        "psycopg_copy": System("psycopg_copy", "psycopg COPY binary passthrough", threaded(psycopg_passthrough)),
+        "psycopg_copy": System(
+            "psycopg_copy", "psycopg COPY binary passthrough", threaded(psycopg_passthrough)
+        ),
         "p311": System("p311", "3.1.1 in-process", threaded(pattern_311)),
         "p331_buffer": System("p331_buffer", "3.3.1 via encrypted buffer", threaded(pattern_331)),
     }
@@ -172,9 +178,13 @@ async def bench(options: BenchOptions, *, out: Console, log: Console) -> list[Ru
         if "p311_temporal" in options.systems:
             (scratch / "temporal").mkdir()
             async with Orchestrated(temporal_binary=options.temporal, home=scratch / "temporal") as orch:
-                await runner.run_all(systems=build_systems(options.systems, orch), sources=sources, scratch=scratch)
+                await runner.run_all(
+                    systems=build_systems(options.systems, orch), sources=sources, scratch=scratch
+                )
         else:
-            await runner.run_all(systems=build_systems(options.systems, None), sources=sources, scratch=scratch)
+            await runner.run_all(
+                systems=build_systems(options.systems, None), sources=sources, scratch=scratch
+            )
     title = f"bench {runner.bench_id}: PostgreSQL {runner.postgres}, {options.reps} rep(s), median wall"
     print_summary(out, summarise(runner.records), title=title)
     log.log(f"runs written to {runner.jsonl}")

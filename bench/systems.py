@@ -103,7 +103,9 @@ def _resumed(stream: BatchStream) -> BatchStream:
     # The workflow calls the activity again from the returned position once a slice hits
     # max_rows/max_seconds; the benchmark does the same so large tables are read completely.
     read = stream.read.model_copy(update={"after": stream.progress.after})
-    return BatchStream(source=stream.source, schema=stream.schema, read=read, limits=stream.limits, progress=stream.progress)
+    return BatchStream(
+        source=stream.source, schema=stream.schema, read=read, limits=stream.limits, progress=stream.progress
+    )
 
 
 def pattern_311(target: Target) -> None:
