@@ -33,7 +33,9 @@ def lossy(target: Target) -> None:
 
 
 async def test_a_copy_that_changes_one_value_is_recorded_as_failed(tmp_path: Path) -> None:
-    options = BenchOptions(scale=0, rows=50, reps=1, systems=("raw_pipe",), results_dir=tmp_path, temporal=tmp_path)
+    options = BenchOptions(
+        scale=0, rows=50, reps=1, systems=("raw_pipe",), results_dir=tmp_path, temporal=tmp_path
+    )
     with Databases() as dbs:
         src = dbs.create("src")
         load_firenibble(src, rows=50)
@@ -49,4 +51,3 @@ async def test_a_copy_that_changes_one_value_is_recorded_as_failed(tmp_path: Pat
     ok, failed = bench.records
     assert ok.ok and ok.dst_rows == 50
     assert not failed.ok and failed.dst_rows == 50 and failed.error is None
-

@@ -7,15 +7,31 @@ from bench.report import RunRecord, summarise
 
 def rec(system: str, wall: float | None, *, ok: bool = True, table: str = "t") -> RunRecord:
     return RunRecord(
-        bench_id="b", system=system, label=system, table=table, rep=0, position=0, rows=1000,
-        binary_bytes=2_000_000, wall_s=wall, dst_rows=1000 if ok else 999, hash_ok=ok,
+        bench_id="b",
+        system=system,
+        label=system,
+        table=table,
+        rep=0,
+        position=0,
+        rows=1000,
+        binary_bytes=2_000_000,
+        wall_s=wall,
+        dst_rows=1000 if ok else 999,
+        hash_ok=ok,
     )
 
 
 def test_summary_uses_medians_and_ratios_to_the_raw_pipe_of_the_same_table() -> None:
     rows = summarise(
-        [rec("raw_pipe", 1.0), rec("raw_pipe", 3.0), rec("raw_pipe", 2.0), rec("p311", 4.0), rec("p311", 8.0),
-         rec("p311", 5.0), rec("p311", 0.1, table="other")]
+        [
+            rec("raw_pipe", 1.0),
+            rec("raw_pipe", 3.0),
+            rec("raw_pipe", 2.0),
+            rec("p311", 4.0),
+            rec("p311", 8.0),
+            rec("p311", 5.0),
+            rec("p311", 0.1, table="other"),
+        ]
     )
     by = {(r.system, r.table): r for r in rows}
     raw, ours = by[("raw_pipe", "t")], by[("p311", "t")]
