@@ -153,15 +153,21 @@ class Bench:
 def build_systems(names: tuple[str, ...], orchestrated: Orchestrated | None) -> list[System]:
     """The selected systems, raw pipe first (it is every ratio's baseline)."""
     available = {
-        "raw_pipe": System("raw_pipe", "raw binary COPY pipe (psql)", threaded(raw_binary_pipe)),
-        "psycopg_copy": System(
-            "psycopg_copy", "psycopg COPY binary passthrough", threaded(psycopg_passthrough)
+        "raw_pipe": System(
+            name="raw_pipe", label="raw binary COPY pipe (psql)", run=threaded(raw_binary_pipe)
         ),
-        "p311": System("p311", "3.1.1 in-process", threaded(pattern_311)),
-        "p331_buffer": System("p331_buffer", "3.3.1 via encrypted buffer", threaded(pattern_331)),
+        "psycopg_copy": System(
+            name="psycopg_copy", label="psycopg COPY binary passthrough", run=threaded(psycopg_passthrough)
+        ),
+        "p311": System(name="p311", label="3.1.1 in-process", run=threaded(pattern_311)),
+        "p331_buffer": System(
+            name="p331_buffer", label="3.3.1 via encrypted buffer", run=threaded(pattern_331)
+        ),
     }
     if orchestrated is not None:
-        available["p311_temporal"] = System("p311_temporal", "3.1.1 Temporal workflow", orchestrated.run)
+        available["p311_temporal"] = System(
+            name="p311_temporal", label="3.1.1 Temporal workflow", run=orchestrated.run
+        )
     return [available[name] for name in SYSTEMS if name in names]
 
 

@@ -29,7 +29,7 @@ BATCH_ROWS = 50_000
 BENCH_TENANT = "bench"
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class Target:
     """One run's job: copy ``table`` from ``src_url`` into the (empty, existing) table at ``dst_url``."""
 
@@ -39,7 +39,7 @@ class Target:
     workdir: Path
 
 
-@dataclass(frozen=True)
+@dataclass(frozen=True, kw_only=True)
 class System:
     """A named way of moving a table; ``run`` returns when every row is committed."""
 

@@ -41,8 +41,8 @@ async def test_a_copy_that_changes_one_value_is_recorded_as_failed(tmp_path: Pat
         load_firenibble(src, rows=50)
         source = describe(src, "firenibble")
         bench = Bench(options=options, dbs=dbs, src_url=src, log=Console(quiet=True))
-        good = System("raw_pipe", "raw", threaded(raw_binary_pipe))
-        bad = System("lossy", "lossy", threaded(lossy))
+        good = System(name="raw_pipe", label="raw", run=threaded(raw_binary_pipe))
+        bad = System(name="lossy", label="lossy", run=threaded(lossy))
         for system in (good, bad):
             work = tmp_path / system.name
             work.mkdir()
