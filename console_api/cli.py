@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import sys
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
@@ -18,7 +19,7 @@ from infra import devstack
 from workflows.registry import WORKFLOW_BY_PATTERN
 
 app = typer.Typer(help="Van Sales Connector control plane.", no_args_is_help=True)
-console = Console()
+console = Console(width=None if sys.stdout.isatty() else 140)
 HOME = Path(".vsc")
 
 HomeOpt = Annotated[Path, typer.Option("--home", envvar="VSC_HOME", help="Where the stack keeps its state.")]

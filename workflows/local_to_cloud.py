@@ -86,6 +86,12 @@ class LocalToCloudSync:
                     **loop.step_options(),
                 )
                 written = loaded.rows_written
+                await loop.audit(
+                    activity=c.LOAD_FROM_BUFFER,
+                    action="load",
+                    target=f"{inp.destination_connection}.{spec.target}",
+                    rows=loaded.rows_read,
+                )
                 await workflow.execute_activity(
                     c.PURGE_BUFFER,
                     c.PurgeBufferInput(tenant=tenant, run_id=run_id),

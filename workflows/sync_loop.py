@@ -141,6 +141,12 @@ class SyncLoop:
         if self.inp.verify:
             src, dst = await fingerprint(spec)
             cur = cur.model_copy(update={"source": src, "destination": dst})
+            await self.audit(
+                activity=c.FINGERPRINT_TABLE,
+                action="verify",
+                target=f"{self.inp.source_connection}.{spec.source_table}->{self.inp.destination_connection}.{spec.target}",
+                rows=src.rows + dst.rows,
+            )
         self.state = self.state.model_copy(
             update={
                 "table_index": self.state.table_index + 1,

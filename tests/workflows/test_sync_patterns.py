@@ -14,6 +14,7 @@ from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.metadata import AuditWriter, make_engine
 from activities.settings import BufferConfig
 from infra.demo.load import create_and_load
 from infra.demo.vansales import TABLES
@@ -185,6 +186,12 @@ async def test_local_to_cloud_through_buffer_with_transform(
     assert bad == (0,) and totals == (0,)
     assert lines.rows_written == lines.destination.rows  # type: ignore[union-attr]
     assert lines.rows_read > lines.rows_written  # the filter dropped rows
+    # Every data access is in the tenant's append-only, hash-chained audit trail.
+    audit = AuditWriter(make_engine(f"sqlite:///{tmp_path / 'metadata.db'}"))
+    events = audit.query(tenant.name, workflow_id=handle.id, limit=1000)
+    assert {e.action for e in events} == {"extract", "load", "verify"}
+    assert sum(e.rows for e in events if e.action == "load") == lines.rows_read + result.tables[0].rows_read
+    assert audit.verify(tenant.name).ok
     # Every chunk of the run was purged after loading.
     if backend == "directory":
         assert not any(p.is_file() for p in (tmp_path / "buffer").rglob("*"))
