@@ -24,17 +24,28 @@ class BufferConfig(BaseModel):
     """Where encrypted chunks go and how long they live."""
 
     backend: Literal["directory", "s3"] = "directory"
-    directory: Path = Path(".vsc/buffer")
+    directory: Path = Path("buffer")
+    """Relative paths here are resolved under the process's home directory (see :meth:`under`)."""
     s3_endpoint_url: str | None = None
     s3_bucket: str = "vsc-buffer"
     s3_region: str = "us-east-1"
     s3_access_key_id: SecretStr | None = None
     s3_secret_access_key: SecretStr | None = None
     ttl_hours: float = 24.0
-    keyring_dir: Path = Path(".vsc/keys")
+    keyring_dir: Path = Path("keys")
     master_key: SecretStr | None = None
     """Base64 of 32 bytes; in the local environment a keyfile is created when unset."""
-    master_keyfile: Path = Path(".vsc/master.key")
+    master_keyfile: Path = Path("master.key")
+
+    def under(self, home: Path) -> BufferConfig:
+        """This configuration with relative paths resolved under ``home``."""
+        return self.model_copy(
+            update={
+                "directory": home / self.directory,
+                "keyring_dir": home / self.keyring_dir,
+                "master_keyfile": home / self.master_keyfile,
+            }
+        )
 
     @property
     def ttl(self) -> timedelta:

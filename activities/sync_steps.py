@@ -7,6 +7,7 @@ batch applied twice (a crash after commit, before the heartbeat) changes nothing
 
 from __future__ import annotations
 
+import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -24,6 +25,8 @@ from activities.transform import compile_transform
 from workflows import contracts as c
 from workflows.queues import parse_queue
 from workflows.types import TableSchema
+
+log = logging.getLogger(__name__)
 
 
 def resumed_progress() -> c.StepProgress | None:
@@ -120,10 +123,30 @@ class SyncSteps:
     def __init__(self, *, connections: Callable[[], ConnectionRegistry], buffer: BufferStore | None) -> None:
         self.connections = connections
         self.buffer = buffer
+        self._privileges_checked: set[str] = set()
 
     def _open(self, name: str) -> SqlConnector:
         # The registry is looked up per call so credentials added while the worker runs are seen.
         return open_connector(self.connections().get(name))
+
+    def _open_source(self, name: str) -> SqlConnector:
+        """Open a connection to read from, checking once per worker that a read-only one really is."""
+        conn = self._open(name)
+        if not conn.profile.write and name not in self._privileges_checked:
+            with conn:
+                report = conn.privileges()
+            self._privileges_checked.add(name)
+            if report.can_write:
+                # Layer 3 of the read-only defence: the statement gate and the read-only
+                # transaction still hold, but the operator should narrow the grant.
+                log.warning(
+                    "connection %r is configured read-only but user %r can write: %s",
+                    name,
+                    report.user,
+                    "; ".join(report.reasons),
+                )
+            conn = self._open(name)
+        return conn
 
     @activity.defn(name=c.COPY_TABLE)
     def copy_table(self, inp: c.CopyTableInput) -> c.StepProgress:
@@ -131,7 +154,7 @@ class SyncSteps:
         with activity_errors():
             check_tenant(inp.tenant)
             progress = resumed_progress() or c.StepProgress(after=inp.read.after)
-            with self._open(inp.read.connection) as src, self._open(inp.destination_connection) as dst:
+            with self._open_source(inp.read.connection) as src, self._open(inp.destination_connection) as dst:
                 schema = src.table_schema(inp.read.table)
                 transform = compile_transform(inp.transform, schema) if inp.transform else None
                 out_schema = transform.output_schema if transform else schema
@@ -158,7 +181,7 @@ class SyncSteps:
             details = activity.info().heartbeat_details
             resumed = c.ExtractToBufferResult.model_validate(details[0]) if details else None
             progress = resumed.progress if resumed else c.StepProgress(after=inp.read.after)
-            with self._open(inp.read.connection) as src:
+            with self._open_source(inp.read.connection) as src:
                 schema = src.table_schema(inp.read.table)
                 writer = buffer.open_writer(
                     tenant=inp.tenant,

@@ -15,24 +15,25 @@ from rich.table import Table
 
 from console_api.demo import prepare_demo, run_demo_flows
 from console_api.runs import follow_run, print_results, start_run, ui_link
+from console_api.settings import ConsoleSettings
 from infra import devstack
 from workflows.registry import WORKFLOW_BY_PATTERN
 
 app = typer.Typer(help="Van Sales Connector control plane.", no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 140)
-HOME = Path(".vsc")
+SETTINGS = ConsoleSettings()
 
-HomeOpt = Annotated[Path, typer.Option("--home", envvar="VSC_HOME", help="Where the stack keeps its state.")]
+HomeOpt = Annotated[Path, typer.Option("--home", help="Where the stack keeps its state (VSC_HOME).")]
 
 
 @app.command()
-def up(home: HomeOpt = HOME) -> None:
+def up(home: HomeOpt = SETTINGS.home) -> None:
     """Start the embedded stack: Temporal dev server, cloud worker, agent worker."""
     home.mkdir(parents=True, exist_ok=True)
     for service in devstack.services(home):
         with console.status(f"starting {service.name}..."):
             try:
-                pid = devstack.start(home, service)
+                pid = devstack.start(home, service, env={"VSC_HOME": str(home), "VSC_AGENT_HOME": str(home)})
             except devstack.StackError as exc:
                 console.print(f"[red]error:[/] {exc}")
                 raise typer.Exit(1) from None
@@ -41,7 +42,7 @@ def up(home: HomeOpt = HOME) -> None:
 
 
 @app.command()
-def down(home: HomeOpt = HOME) -> None:
+def down(home: HomeOpt = SETTINGS.home) -> None:
     """Stop every process `vsc up` started (Temporal history is kept in .vsc/temporal.db)."""
     for service in reversed(devstack.services(home)):
         stopped = devstack.stop(home, service.name)
@@ -49,7 +50,7 @@ def down(home: HomeOpt = HOME) -> None:
 
 
 @app.command()
-def status(home: HomeOpt = HOME) -> None:
+def status(home: HomeOpt = SETTINGS.home) -> None:
     """Show which stack processes are running."""
     table = Table("service", "pid", "port", "state")
     for service in devstack.services(home):
@@ -66,8 +67,8 @@ def status(home: HomeOpt = HOME) -> None:
 def run(
     pattern: Annotated[str, typer.Argument(help=f"One of: {', '.join(WORKFLOW_BY_PATTERN)}")],
     params: Annotated[Path, typer.Option("--params", exists=True, readable=True, help="JSON workflow input")],
-    tenant: Annotated[str, typer.Option(help="Tenant whose cloud queue runs the workflow")] = "demo",
-    address: Annotated[str, typer.Option(envvar="VSC_TEMPORAL__ADDRESS")] = "127.0.0.1:7233",
+    tenant: Annotated[str, typer.Option(help="Tenant whose cloud queue runs the workflow")] = SETTINGS.tenant,
+    address: Annotated[str, typer.Option(help="Temporal frontend")] = SETTINGS.temporal.address,
 ) -> None:
     """Start a pattern's workflow with the JSON in FILE and follow its progress."""
     if pattern not in WORKFLOW_BY_PATTERN:
@@ -97,7 +98,7 @@ def run(
 
 @app.command()
 def demo(
-    home: HomeOpt = HOME,
+    home: HomeOpt = SETTINGS.home,
     scale: Annotated[float, typer.Option(help="1.0 is about 100k order lines")] = 1.0,
 ) -> None:
     """Load the van-sales ERP into the 'on-premise' databases and sync it with both patterns."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.settings import BufferConfig, TemporalConfig
@@ -20,5 +21,12 @@ class AgentSettings(BaseSettings):
     temporal: TemporalConfig = TemporalConfig()
     """Until the WebSocket gateway lands the agent dials Temporal directly (see worker.py)."""
     buffer: BufferConfig = BufferConfig()
-    connections_file: Path = Path(".vsc/agent-connections.json")
+    connections_file: Path = Path("agent-connections.json")
+    """The agent's local connection registry; relative paths are under ``home``."""
     max_concurrent_activities: int = 4
+
+    @model_validator(mode="after")
+    def _under_home(self) -> AgentSettings:
+        self.connections_file = self.home / self.connections_file
+        self.buffer = self.buffer.under(self.home)
+        return self

@@ -32,6 +32,7 @@ class CloudSettings(BaseSettings):
             self.metadata_url = f"sqlite:///{(self.home / 'metadata.db').resolve()}"
         if self.connections_file is None:
             self.connections_file = self.home / "cloud-connections.json"
+        self.buffer = self.buffer.under(self.home)
         if self.environment != "local" and self.buffer.master_key is None:
             raise ValueError("VSC_BUFFER__MASTER_KEY must be set outside the local environment")
         return self

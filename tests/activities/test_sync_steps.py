@@ -166,3 +166,14 @@ def test_activity_refuses_another_tenants_work(setup) -> None:
     with pytest.raises(ApplicationError) as info:
         env.run(steps.copy_table, copy_input())
     assert info.value.type == "InvalidInputError" and "acme" in info.value.message
+
+
+def test_read_only_profile_whose_user_can_write_is_flagged_once(setup, caplog) -> None:
+    steps, _, _ = setup
+    queue = agent_queue(TENANT, "edge-1")
+    with caplog.at_level("WARNING", logger="activities.sync_steps"):
+        for _ in range(2):
+            env, _ = activity_env(queue)
+            env.run(steps.copy_table, copy_input())
+    warnings = [r.getMessage() for r in caplog.records if "configured read-only" in r.getMessage()]
+    assert len(warnings) == 1 and "'src'" in warnings[0] and "postgres" in warnings[0]

@@ -1,0 +1,20 @@
+"""Settings of the ``vsc`` CLI process (``VSC_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.settings import TemporalConfig
+
+
+class ConsoleSettings(BaseSettings):
+    """Where the CLI finds the stack; options on the command line override these."""
+
+    model_config = SettingsConfigDict(env_prefix="VSC_", env_nested_delimiter="__", extra="ignore")
+
+    home: Path = Path(".vsc")
+    temporal: TemporalConfig = TemporalConfig()
+    tenant: str = "demo"
+    """Tenant whose cloud queue `vsc run` uses when --tenant is not given."""
