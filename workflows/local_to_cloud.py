@@ -6,7 +6,6 @@ the declarative transform and upserts. The history carries only ``BufferRef`` cl
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from temporalio import workflow
@@ -15,7 +14,6 @@ from workflows import contracts as c
 from workflows.routing import EndpointKind, StepKind, TransformComplexity, plan_route
 from workflows.sync_loop import SyncLoop, current_tenant, parse_input
 from workflows.sync_types import SyncResult, SyncState, TableSpec
-from workflows.types import Fingerprint
 
 PATTERN = "3.3.1"
 
@@ -50,13 +48,7 @@ class LocalToCloudSync:
                 c.ExtractToBufferInput(
                     tenant=tenant,
                     run_id=run_id,
-                    read=c.TableRead(
-                        connection=inp.source_connection,
-                        table=spec.source_table,
-                        incremental_column=spec.incremental_column,
-                        since=state.since,
-                        after=state.after,
-                    ),
+                    read=loop.table_read(spec, state),
                     start_seq=state.buffer_seq,
                     limits=inp.limits,
                 ),
@@ -103,33 +95,7 @@ class LocalToCloudSync:
             seq = state.buffer_seq + len(extracted.buffer.chunks)
             return progress, state.model_copy(update={"buffer_seq": seq})
 
-        async def fingerprint(spec: TableSpec) -> tuple[Fingerprint, Fingerprint]:
-            src, dst = await asyncio.gather(
-                workflow.execute_activity(
-                    c.FINGERPRINT_TABLE,
-                    c.FingerprintInput(
-                        tenant=tenant,
-                        connection=inp.source_connection,
-                        table=spec.source_table,
-                        transform=spec.transform,
-                    ),
-                    result_type=c.FingerprintResult,
-                    task_queue=extract_queue,
-                    **loop.step_options(),
-                ),
-                workflow.execute_activity(
-                    c.FINGERPRINT_TABLE,
-                    c.FingerprintInput(
-                        tenant=tenant, connection=inp.destination_connection, table=spec.target
-                    ),
-                    result_type=c.FingerprintResult,
-                    task_queue=load_queue,
-                    **loop.step_options(),
-                ),
-            )
-            return src.fingerprint, dst.fingerprint
-
-        return await loop.run(step=step, fingerprint=fingerprint)
+        return await loop.run(step=step, source_queue=extract_queue, destination_queue=load_queue)
 
     @workflow.query
     def progress(self) -> SyncState:

@@ -6,7 +6,6 @@ and no row appears in the history, only positions and counts.
 
 from __future__ import annotations
 
-import asyncio
 from typing import Any
 
 from temporalio import workflow
@@ -15,7 +14,6 @@ from workflows import contracts as c
 from workflows.routing import EndpointKind, StepKind, TransformComplexity, plan_route
 from workflows.sync_loop import SyncLoop, current_tenant, parse_input
 from workflows.sync_types import SyncResult, SyncState, TableSpec
-from workflows.types import Fingerprint
 
 PATTERN = "3.1.1"
 
@@ -47,13 +45,7 @@ class LocalToLocalSync:
                 c.COPY_TABLE,
                 c.CopyTableInput(
                     tenant=tenant,
-                    read=c.TableRead(
-                        connection=inp.source_connection,
-                        table=spec.source_table,
-                        incremental_column=spec.incremental_column,
-                        since=state.since,
-                        after=state.after,
-                    ),
+                    read=loop.table_read(spec, state),
                     destination_connection=inp.destination_connection,
                     destination_table=spec.target,
                     transform=spec.transform,
@@ -71,33 +63,7 @@ class LocalToLocalSync:
             )
             return progress, state
 
-        async def fingerprint(spec: TableSpec) -> tuple[Fingerprint, Fingerprint]:
-            src, dst = await asyncio.gather(
-                workflow.execute_activity(
-                    c.FINGERPRINT_TABLE,
-                    c.FingerprintInput(
-                        tenant=tenant,
-                        connection=inp.source_connection,
-                        table=spec.source_table,
-                        transform=spec.transform,
-                    ),
-                    result_type=c.FingerprintResult,
-                    task_queue=queue,
-                    **loop.step_options(),
-                ),
-                workflow.execute_activity(
-                    c.FINGERPRINT_TABLE,
-                    c.FingerprintInput(
-                        tenant=tenant, connection=inp.destination_connection, table=spec.target
-                    ),
-                    result_type=c.FingerprintResult,
-                    task_queue=queue,
-                    **loop.step_options(),
-                ),
-            )
-            return src.fingerprint, dst.fingerprint
-
-        return await loop.run(step=step, fingerprint=fingerprint)
+        return await loop.run(step=step, source_queue=queue, destination_queue=queue)
 
     @workflow.query
     def progress(self) -> SyncState:

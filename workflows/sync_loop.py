@@ -7,6 +7,7 @@ only in where their steps run.
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
 from typing import Any
@@ -68,7 +69,6 @@ def current_tenant() -> str:
 
 
 StepFn = Callable[[TableSpec, SyncState], Awaitable[tuple[c.StepProgress, SyncState]]]
-FingerprintFn = Callable[[TableSpec], Awaitable[tuple[Fingerprint, Fingerprint]]]
 
 
 class SyncLoop:
@@ -81,8 +81,14 @@ class SyncLoop:
         self.state = inp.state
         self.pipeline = inp.pipeline or workflow.info().workflow_id
 
-    async def run(self, *, step: StepFn, fingerprint: FingerprintFn) -> SyncResult:
-        """Run every table to completion, continuing-as-new when the history gets long."""
+    async def run(self, *, step: StepFn, source_queue: str, destination_queue: str) -> SyncResult:
+        """Run every table to completion, continuing-as-new when the history gets long.
+
+        Args:
+            step: Moves the next slice of a table and returns its progress.
+            source_queue: Queue of the workers that reach the source (for verification).
+            destination_queue: Queue of the workers that reach the destination.
+        """
         steps = 0
         while self.state.table_index < len(self.inp.tables):
             spec = self.inp.tables[self.state.table_index]
@@ -98,7 +104,7 @@ class SyncLoop:
             self._absorb(progress)
             steps += 1
             if progress.done:
-                await self._finish_table(spec, fingerprint)
+                await self._finish_table(spec, source_queue=source_queue, destination_queue=destination_queue)
             elif steps >= self.inp.max_steps_per_run or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 nxt = self.inp.model_copy(
@@ -127,7 +133,7 @@ class SyncLoop:
             }
         )
 
-    async def _finish_table(self, spec: TableSpec, fingerprint: FingerprintFn) -> None:
+    async def _finish_table(self, spec: TableSpec, *, source_queue: str, destination_queue: str) -> None:
         cur = self.state.current
         assert cur is not None
         if spec.incremental_column and cur.cursor is not None:
@@ -139,7 +145,9 @@ class SyncLoop:
                 retry_policy=RETRY,
             )
         if self.inp.verify:
-            src, dst = await fingerprint(spec)
+            src, dst = await self._fingerprints(
+                spec, source_queue=source_queue, destination_queue=destination_queue
+            )
             cur = cur.model_copy(update={"source": src, "destination": dst})
             await self.audit(
                 activity=c.FINGERPRINT_TABLE,
@@ -155,6 +163,45 @@ class SyncLoop:
                 "after": None,
                 "since": None,
             }
+        )
+
+    async def _fingerprints(
+        self, spec: TableSpec, *, source_queue: str, destination_queue: str
+    ) -> tuple[Fingerprint, Fingerprint]:
+        """Fingerprint the source as the transform would write it, and the destination, in parallel."""
+        src, dst = await asyncio.gather(
+            workflow.execute_activity(
+                c.FINGERPRINT_TABLE,
+                c.FingerprintInput(
+                    tenant=self.tenant,
+                    connection=self.inp.source_connection,
+                    table=spec.source_table,
+                    transform=spec.transform,
+                ),
+                result_type=c.FingerprintResult,
+                task_queue=source_queue,
+                **self.step_options(),
+            ),
+            workflow.execute_activity(
+                c.FINGERPRINT_TABLE,
+                c.FingerprintInput(
+                    tenant=self.tenant, connection=self.inp.destination_connection, table=spec.target
+                ),
+                result_type=c.FingerprintResult,
+                task_queue=destination_queue,
+                **self.step_options(),
+            ),
+        )
+        return src.fingerprint, dst.fingerprint
+
+    def table_read(self, spec: TableSpec, state: SyncState) -> c.TableRead:
+        """What the next step reads: the table from the saved cursor, after the last position."""
+        return c.TableRead(
+            connection=self.inp.source_connection,
+            table=spec.source_table,
+            incremental_column=spec.incremental_column,
+            since=state.since,
+            after=state.after,
         )
 
     async def _load_cursor(self, spec: TableSpec) -> Any:
