@@ -22,7 +22,7 @@ from activities.sql.errors import ARROW_ERRORS, ColumnValueError, arrow_errors, 
 from activities.sql.models import PrivilegeReport
 from activities.sql.readonly import check_read_only
 from activities.sql.typemap import ddl_type, is_compatible
-from activities.sql.values import from_json_value, rows_to_batch, to_json_value
+from activities.sql.values import from_json_value, infer_array, rows_to_batch, to_json_value
 from workflows.types import Fingerprint, TableSchema
 
 __all__ = ["SqlConnector", "open_connector"]
@@ -275,7 +275,7 @@ class SqlConnector(ABC):
             ):
                 columns = list(zip(*rows, strict=True))
                 names = [f"c{i}" for i in range(len(columns))]
-                yield pa.RecordBatch.from_arrays([pa.array(list(c)) for c in columns], names=names)
+                yield pa.RecordBatch.from_arrays([infer_array(list(c)) for c in columns], names=names)
 
     def _require_write(self, table: str) -> None:
         if not self.profile.write:

@@ -11,9 +11,11 @@ Arrow can decode, so tables with binary columns keep the row path.
 from __future__ import annotations
 
 import pyarrow as pa
+import pyarrow.compute as pc
 import pyarrow.csv as pacsv
 
 from activities.arrowtypes import arrow_schema
+from activities.sql.errors import ARROW_ERRORS, ColumnValueError
 from workflows.types import TableSchema
 
 __all__ = ["COPY_SESSION", "batch_to_csv", "csv_to_batch", "supports_csv"]
@@ -35,9 +37,14 @@ def supports_csv(schema: TableSchema) -> bool:
     return all(c.type != "binary" for c in schema.columns)
 
 
+def _read_type(arrow: pa.DataType) -> pa.DataType:
+    # Arrow's CSV reader has no decimal256 converter; those columns are read as text and cast
+    return pa.string() if pa.types.is_decimal256(arrow) else arrow
+
+
 def _convert_options(target: pa.Schema) -> pacsv.ConvertOptions:
     return pacsv.ConvertOptions(
-        column_types={f.name: f.type for f in target},
+        column_types={f.name: _read_type(f.type) for f in target},
         true_values=["t"],
         false_values=["f"],
         null_values=[""],
@@ -62,7 +69,15 @@ def csv_to_batch(payload: pa.Buffer | bytes, schema: TableSchema) -> pa.RecordBa
         parse_options=pacsv.ParseOptions(newlines_in_values=True),
         convert_options=_convert_options(target),
     )
-    columns = [table.column(i).combine_chunks() for i in range(table.num_columns)]
+    columns = []
+    for index, field in enumerate(target):
+        column = table.column(index).combine_chunks()
+        if column.type != field.type:
+            try:
+                column = pc.cast(column, field.type)
+            except ARROW_ERRORS as exc:
+                raise ColumnValueError(field.name, str(exc)) from None
+        columns.append(column)
     return pa.RecordBatch.from_arrays(columns, schema=target)
 
 

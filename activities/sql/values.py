@@ -20,7 +20,7 @@ from activities.sql.errors import ARROW_ERRORS, ColumnValueError
 from activities.sql.typemap import decimal_parts
 from workflows.types import TableSchema
 
-__all__ = ["from_json_value", "rows_to_batch", "to_json_value"]
+__all__ = ["from_json_value", "infer_array", "rows_to_batch", "to_json_value"]
 
 
 # what building an Arrow array from driver values raises when a value does not fit its type
@@ -115,3 +115,18 @@ def rows_to_batch(
         except _VALUE_ERRORS as exc:
             raise ColumnValueError(column.name, str(exc) or type(exc).__name__) from None
     return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+def infer_array(values: list[Any]) -> pa.Array:
+    """An Arrow array of untyped query results; driver objects Arrow cannot hold become text.
+
+    User SQL has no declared schema, so a ``uuid`` or ``inet`` column arrives as driver objects
+    (``uuid.UUID`` ...) which Arrow refuses; their text form is what the database would print.
+    """
+    try:
+        array = pa.array(values)
+        if not isinstance(array.type, pa.BaseExtensionType):  # Arrow's own uuid type: keep text instead
+            return array
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    return pa.array([None if v is None else v if isinstance(v, str) else str(v) for v in values])
