@@ -18,11 +18,11 @@ import pyarrow as pa
 from activities.connections import ConnectionProfile
 from activities.errors import InvalidInputError, SchemaMismatchError, TableNotFoundError, WriteNotGrantedError
 from activities.fingerprints import fingerprint_batches, json_columns_of
-from activities.sql.errors import db_errors
+from activities.sql.errors import ARROW_ERRORS, ColumnValueError, arrow_errors, db_errors
 from activities.sql.models import PrivilegeReport
 from activities.sql.readonly import check_read_only
 from activities.sql.typemap import ddl_type, is_compatible
-from activities.sql.values import from_json_value, rows_to_batch, to_json_value
+from activities.sql.values import from_json_value, infer_array, rows_to_batch, to_json_value
 from workflows.types import Fingerprint, TableSchema
 
 __all__ = ["SqlConnector", "open_connector"]
@@ -199,12 +199,45 @@ class SqlConnector(ABC):
         if after is not None and len(after) != len(order_by):
             raise InvalidInputError("position and order_by differ in length", connection=self.profile.name)
         with_since = since_column if since is not None else None
-        sql, bound = self._keyset_sql(schema, order_by, after=after, since_column=with_since)
-        values = ([since] if with_since else []) + list(after or [])
-        params = [self._bind(schema, name, value) for name, value in zip(bound, values, strict=True)]
-        with self._errors(schema.table):
-            for rows in self._stream(sql, params, batch_rows=batch_rows, timeout_s=None):
-                yield rows_to_batch(rows, schema, self._from_db)
+        with self._errors(schema.table), self._value_errors(schema.table, [c.name for c in schema.columns]):
+            yield from self._read_batches(
+                schema=schema, order_by=order_by, after=after, since=since, since_column=with_since,
+                batch_rows=batch_rows,
+            )  # fmt: skip
+
+    def _keyset_query(
+        self,
+        schema: TableSchema,
+        order_by: Sequence[str],
+        *,
+        after: Sequence[Any] | None,
+        since: Any | None,
+        since_column: str | None,
+    ) -> tuple[str, list[Any]]:
+        """The keyset SELECT and its bound parameters (JSON position values decoded)."""
+        sql, bound = self._keyset_sql(schema, order_by, after=after, since_column=since_column)
+        values = ([since] if since_column else []) + list(after or [])
+        return sql, [self._bind(schema, name, value) for name, value in zip(bound, values, strict=True)]
+
+    def _read_batches(
+        self,
+        *,
+        schema: TableSchema,
+        order_by: Sequence[str],
+        after: Sequence[Any] | None,
+        since: Any | None,
+        since_column: str | None,
+        batch_rows: int,
+    ) -> Iterator[pa.RecordBatch]:
+        """Typed batches of the keyset read (PostgreSQL overrides it with COPY into Arrow)."""
+        sql, params = self._keyset_query(
+            schema, order_by, after=after, since=since, since_column=since_column
+        )
+        for rows in self._stream(sql, params, batch_rows=batch_rows, timeout_s=None):
+            yield rows_to_batch(rows, schema, self._from_db)
+
+    def _value_errors(self, table: str, columns: Sequence[str]) -> Any:
+        return arrow_errors(connection=self.profile.name, table=table, columns=columns)
 
     def _bind(self, schema: TableSchema, column: str, value: Any) -> Any:
         logical = schema.column(column).type  # type: ignore[union-attr]
@@ -242,7 +275,7 @@ class SqlConnector(ABC):
             ):
                 columns = list(zip(*rows, strict=True))
                 names = [f"c{i}" for i in range(len(columns))]
-                yield pa.RecordBatch.from_arrays([pa.array(list(c)) for c in columns], names=names)
+                yield pa.RecordBatch.from_arrays([infer_array(list(c)) for c in columns], names=names)
 
     def _require_write(self, table: str) -> None:
         if not self.profile.write:
@@ -315,15 +348,31 @@ class SqlConnector(ABC):
             if isinstance(batch, pa.Table)
             else pa.Table.from_batches([batch]).select(names)
         )
-        columns = [data.column(i).to_pylist() for i in range(len(names))]
-        rows = [
-            tuple(self._to_param(c.type, v) for c, v in zip(schema.columns, row, strict=True))
-            for row in zip(*columns, strict=True)
-        ]
-        if not rows:
+        if data.num_rows == 0:
             return 0
-        with self._errors(name):
-            return self._upsert(schema=schema, table=name, rows=rows, key=list(key))
+        with self._errors(name), self._value_errors(name, names):
+            return self._load_table(schema=schema, table=name, data=data, key=list(key))
+
+    def _load_table(self, *, schema: TableSchema, table: str, data: pa.Table, key: list[str]) -> int:
+        """Upsert ``data`` (columns in schema order); PostgreSQL overrides it with CSV COPY."""
+        return self._upsert(schema=schema, table=table, rows=self._param_rows(schema, data), key=key)
+
+    def _param_rows(self, schema: TableSchema, data: pa.Table) -> list[tuple]:
+        """Driver parameter tuples, converted column by column rather than value by value."""
+        columns = []
+        for index, column in enumerate(schema.columns):
+            try:
+                values = data.column(index).to_pylist()
+            except ARROW_ERRORS as exc:
+                raise ColumnValueError(column.name, str(exc)) from None
+            if self._converts(column.type):
+                values = [self._to_param(column.type, v) for v in values]
+            columns.append(values)
+        return list(zip(*columns, strict=True))
+
+    def _converts(self, logical: str) -> bool:
+        """Whether :meth:`_to_param` changes values of ``logical`` (False skips the per-value call)."""
+        return type(self)._to_param is not SqlConnector._to_param
 
     def fingerprint(
         self, schema: TableSchema, *, table: str | None = None, batch_rows: int = 50_000

@@ -6,11 +6,13 @@ classified once at the adapter edge. Messages name the connection and table, nev
 
 from __future__ import annotations
 
+import re
 import sqlite3
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
 import psycopg
+import pyarrow as pa
 import pymysql
 
 from activities.errors import (
@@ -18,12 +20,13 @@ from activities.errors import (
     DatabaseError,
     HostUnreachableError,
     ReadOnlyViolationError,
+    SchemaMismatchError,
     TableNotFoundError,
     TransientDatabaseError,
     VscError,
 )
 
-__all__ = ["ERROR_MAP", "classify", "db_errors"]
+__all__ = ["ARROW_ERRORS", "ERROR_MAP", "ColumnValueError", "arrow_errors", "classify", "db_errors"]
 
 # (driver, code: SQLSTATE / MySQL errno / sqlite3 message fragment / connect-message fragment, error)
 ERROR_MAP: tuple[tuple[str, str, type[VscError]], ...] = (
@@ -104,3 +107,54 @@ def db_errors(*, connection: str, table: str | None = None, secret: str | None =
         detail = _scrub(str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__, secret)
         fields = {"connection": connection} | ({"table": table} if table else {})
         raise error(f"{where}: {detail}", **fields) from None
+
+
+# Arrow failures on the data path: a value that does not fit its column's logical type.
+ARROW_ERRORS: tuple[type[Exception], ...] = (
+    pa.ArrowInvalid,
+    pa.ArrowTypeError,
+    pa.ArrowNotImplementedError,
+    pa.ArrowKeyError,
+)
+_CSV_COLUMN = re.compile(r"CSV column #(\d+)")
+_QUOTED = re.compile(r"'[^']*'|\"[^\"]*\"")
+
+
+class ColumnValueError(Exception):
+    """An Arrow failure raised while one named column was being built."""
+
+    def __init__(self, column: str, detail: str) -> None:
+        super().__init__(detail)
+        self.column = column
+        self.detail = detail
+
+
+@contextmanager
+def arrow_errors(*, connection: str, table: str, columns: Sequence[str]) -> Iterator[None]:
+    """Re-raise Arrow failures on the data path as ``SchemaMismatchError`` naming the column.
+
+    The column comes from a :class:`ColumnValueError` wrapper, or from the ``CSV column #N``
+    that Arrow's CSV reader puts in its message (an index into ``columns``).
+
+    Args:
+        connection: Profile name, always in the message.
+        table: Table whose rows were being converted.
+        columns: Column names in the order the data was read, to name a CSV column index.
+    """
+    try:
+        yield
+    except ColumnValueError as exc:
+        raise _mismatch(connection, table, exc.column, exc.detail) from None
+    except ARROW_ERRORS as exc:
+        detail = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
+        found = _CSV_COLUMN.search(detail)
+        column = columns[int(found.group(1))] if found and int(found.group(1)) < len(columns) else None
+        raise _mismatch(connection, table, column, detail) from None
+
+
+def _mismatch(connection: str, table: str, column: str | None, detail: str) -> SchemaMismatchError:
+    where = f"connection {connection!r}, table {table!r}" + (f", column {column!r}" if column else "")
+    fields = {"connection": connection, "table": table} | ({"column": column} if column else {})
+    # Arrow quotes the offending value; row content stays out of messages and logs
+    detail = _QUOTED.sub("'...'", detail)[:200]
+    return SchemaMismatchError(f"{where}: value does not fit its type: {detail}", **fields)

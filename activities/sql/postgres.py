@@ -1,21 +1,25 @@
-"""PostgreSQL connector on psycopg 3: named-cursor streaming reads, COPY-staged upserts."""
+"""PostgreSQL connector on psycopg 3: CSV COPY straight into and out of Arrow, COPY-staged upserts."""
 
 from __future__ import annotations
 
 import uuid
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import psycopg
+import pyarrow as pa
 from psycopg import sql as pgsql
 from sqlalchemy.engine import make_url
 
 from activities.sql.connector import SqlConnector
 from activities.sql.models import PrivilegeReport
+from activities.sql.pgcopy import COPY_SESSION, batch_to_csv, csv_to_batch, supports_csv
 from activities.sql.typemap import logical_from_postgres
 from workflows.types import ColumnSchema, TableSchema
 
 __all__ = ["PostgresConnector"]
+
+_COPY_CHUNK = 1 << 20
 
 _COLUMNS = """
 SELECT a.attname, format_type(a.atttypid, a.atttypmod), NOT a.attnotnull,
@@ -134,7 +138,79 @@ class PostgresConnector(SqlConnector):
     def _execute_ddl(self, sql: str) -> None:
         self.conn.execute(sql)
 
+    def _read_batches(
+        self,
+        *,
+        schema: TableSchema,
+        order_by: Sequence[str],
+        after: Sequence[Any] | None,
+        since: Any | None,
+        since_column: str | None,
+        batch_rows: int,
+    ) -> Iterator[pa.RecordBatch]:
+        if not supports_csv(schema):
+            yield from super()._read_batches(
+                schema=schema, order_by=order_by, after=after, since=since, since_column=since_column,
+                batch_rows=batch_rows,
+            )  # fmt: skip
+            return
+        conn = self.conn
+        conn.read_only = True
+        try:
+            with conn.transaction():
+                for statement in COPY_SESSION:
+                    conn.execute(statement)
+                # one COPY per page: a page ends on a row boundary known to Arrow, and the next page
+                # starts strictly after the last key exactly as a resumed activity would
+                position = after
+                while True:
+                    sql, params = self._keyset_query(
+                        schema, order_by, after=position, since=since, since_column=since_column
+                    )
+                    batch = csv_to_batch(self._copy_out(f"{sql} LIMIT {int(batch_rows)}", params), schema)
+                    if batch.num_rows:
+                        yield batch
+                    if batch.num_rows < batch_rows:
+                        return
+                    position = self.position_of(batch, order_by)
+        finally:
+            conn.read_only = False
+
+    def _copy_out(self, sql: str, params: Sequence[Any]) -> bytes:
+        with (
+            self.conn.cursor() as cur,
+            cur.copy(f"COPY ({sql}) TO STDOUT (FORMAT csv)", params or None) as copy,
+        ):
+            return b"".join(copy)
+
+    def _load_table(self, *, schema: TableSchema, table: str, data: pa.Table, key: list[str]) -> int:
+        if not supports_csv(schema):
+            return super()._load_table(schema=schema, table=table, data=data, key=key)
+        payload = memoryview(batch_to_csv(data))
+
+        def fill(copy: psycopg.Copy) -> None:
+            for start in range(0, len(payload), _COPY_CHUNK):
+                copy.write(payload[start : start + _COPY_CHUNK])
+
+        return self._stage_and_upsert(schema=schema, table=table, key=key, fill=fill, options=" (FORMAT csv)")
+
     def _upsert(self, *, schema: TableSchema, table: str, rows: list[tuple], key: Sequence[str]) -> int:
+        def fill(copy: psycopg.Copy) -> None:
+            for row in rows:
+                copy.write_row(row)
+
+        return self._stage_and_upsert(schema=schema, table=table, key=key, fill=fill, options="")
+
+    def _stage_and_upsert(
+        self,
+        *,
+        schema: TableSchema,
+        table: str,
+        key: Sequence[str],
+        fill: Callable[[psycopg.Copy], None],
+        options: str,
+    ) -> int:
+        """COPY into a temporary staging table, then upsert only rows that differ (R8)."""
         names = [c.name for c in schema.columns]
         cols = ", ".join(self.quote(n) for n in names)
         rest = [n for n in names if n not in key]
@@ -152,9 +228,8 @@ class PostgresConnector(SqlConnector):
             like = f"SELECT {cols} FROM {self.quote(table)} WITH NO DATA"
             self.conn.execute(f"CREATE TEMP TABLE {stage} ON COMMIT DROP AS {like}")
             with self.conn.cursor() as cur:
-                with cur.copy(f"COPY {stage} ({cols}) FROM STDIN") as copy:
-                    for row in rows:
-                        copy.write_row(row)
+                with cur.copy(f"COPY {stage} ({cols}) FROM STDIN{options}") as copy:
+                    fill(copy)
                 cur.execute(upsert)
                 return max(cur.rowcount, 0)
 

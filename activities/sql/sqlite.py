@@ -80,6 +80,12 @@ class SqliteConnector(SqlConnector):
             return int(value)
         return value
 
+    def _converts(self, logical: str) -> bool:
+        # integers, floats, text and bytes bind as they are; only these become canonical text
+        return logical in ("timestamp", "timestamptz", "date", "time", "bool") or logical.startswith(
+            "decimal"
+        )
+
     def _from_db(self, logical: str, value: Any) -> Any:
         if value is None or not isinstance(value, str):
             if logical.startswith("decimal") and isinstance(value, float):

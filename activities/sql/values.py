@@ -16,10 +16,15 @@ from typing import Any
 import pyarrow as pa
 
 from activities.arrowtypes import arrow_schema
+from activities.sql.errors import ARROW_ERRORS, ColumnValueError
 from activities.sql.typemap import decimal_parts
 from workflows.types import TableSchema
 
-__all__ = ["from_json_value", "rows_to_batch", "to_json_value"]
+__all__ = ["from_json_value", "infer_array", "rows_to_batch", "to_json_value"]
+
+
+# what building an Arrow array from driver values raises when a value does not fit its type
+_VALUE_ERRORS: tuple[type[Exception], ...] = (*ARROW_ERRORS, TypeError, ValueError, ArithmeticError)
 
 
 def _utc(value: datetime) -> datetime:
@@ -74,6 +79,8 @@ def _to_arrow_python(logical: str, value: Any) -> Any:
         return _utc(value)
     if logical == "json" and not isinstance(value, str):
         return json.dumps(value)
+    if logical == "string" and not isinstance(value, str):  # uuid.UUID, enums, inet ... as text
+        return str(value)
     if decimal_parts(logical) and not isinstance(value, Decimal):
         return from_json_value(logical, value)
     return value
@@ -90,6 +97,10 @@ def rows_to_batch(
         rows: Tuples in the order of ``schema.columns``.
         schema: The logical schema the batch must follow.
         convert: A dialect's own decoder applied before the common coercion (e.g. SQLite text dates).
+
+    Raises:
+        ColumnValueError: A value does not fit its column; connectors translate it with
+            :func:`activities.sql.errors.arrow_errors`.
     """
     target = arrow_schema(schema)
     arrays = []
@@ -97,7 +108,25 @@ def rows_to_batch(
         values = [row[index] for row in rows]
         if convert is not None:
             values = [convert(column.type, v) for v in values]
-        arrays.append(
-            pa.array([_to_arrow_python(column.type, v) for v in values], type=target.field(index).type)
-        )
+        try:
+            arrays.append(
+                pa.array([_to_arrow_python(column.type, v) for v in values], type=target.field(index).type)
+            )
+        except _VALUE_ERRORS as exc:
+            raise ColumnValueError(column.name, str(exc) or type(exc).__name__) from None
     return pa.RecordBatch.from_arrays(arrays, schema=target)
+
+
+def infer_array(values: list[Any]) -> pa.Array:
+    """An Arrow array of untyped query results; driver objects Arrow cannot hold become text.
+
+    User SQL has no declared schema, so a ``uuid`` or ``inet`` column arrives as driver objects
+    (``uuid.UUID`` ...) which Arrow refuses; their text form is what the database would print.
+    """
+    try:
+        array = pa.array(values)
+        if not isinstance(array.type, pa.BaseExtensionType):  # Arrow's own uuid type: keep text instead
+            return array
+    except (pa.ArrowTypeError, pa.ArrowInvalid):
+        pass
+    return pa.array([None if v is None else v if isinstance(v, str) else str(v) for v in values])
