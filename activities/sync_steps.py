@@ -20,6 +20,7 @@ from activities.buffer import BufferStore
 from activities.connections import ConnectionRegistry
 from activities.errors import InvalidInputError, activity_errors
 from activities.fingerprints import fingerprint_batches, json_columns_of
+from activities.prefetch import prefetch
 from activities.sql import SqlConnector, open_connector
 from activities.transform import compile_transform
 from workflows import contracts as c
@@ -80,13 +81,16 @@ class BatchStream:
         order_by = order_columns(self.schema, self.read)
         started = time.monotonic()
         rows_this_attempt = 0
-        batches = self.source.extract(
-            schema=self.schema,
-            order_by=order_by,
-            after=self.progress.after,
-            since=self.read.since,
-            since_column=self.read.incremental_column,
-            batch_rows=self.limits.batch_rows,
+        # The next batch is read while the caller writes this one (see activities/prefetch.py).
+        batches = prefetch(
+            self.source.extract(
+                schema=self.schema,
+                order_by=order_by,
+                after=self.progress.after,
+                since=self.read.since,
+                since_column=self.read.incremental_column,
+                batch_rows=self.limits.batch_rows,
+            )
         )
         try:
             for batch in batches:
@@ -112,9 +116,7 @@ class BatchStream:
                     return
             self.progress = self.progress.model_copy(update={"done": True})
         finally:
-            close = getattr(batches, "close", None)
-            if close is not None:
-                close()
+            batches.close()
 
 
 class SyncSteps:
@@ -248,7 +250,7 @@ class SyncSteps:
                 schema = conn.table_schema(inp.table)
                 transform = compile_transform(inp.transform, schema) if inp.transform else None
                 order_by = list(schema.primary_key) or [col.name for col in schema.columns]
-                batches: Iterator[pa.RecordBatch] = conn.extract(schema=schema, order_by=order_by)
+                batches: Iterator[pa.RecordBatch] = prefetch(conn.extract(schema=schema, order_by=order_by))
                 out_schema = schema
                 if transform:
                     batches = (transform.apply(b) for b in batches)
