@@ -103,7 +103,8 @@ def open_backup(blob: bytes, *, passphrase: str) -> bytes:
             or altered bytes.
     """
     what = "vault backup"
-    (_, version, log2_n, r, p, salt), nonce, ciphertext = _split(blob, _BACKUP_HEADER, BACKUP_MAGIC, what=what)
+    fields, nonce, ciphertext = _split(blob, _BACKUP_HEADER, BACKUP_MAGIC, what=what)
+    _, version, log2_n, r, p, salt = fields
     if version != BACKUP_VERSION:
         raise VaultError(f"{what} has format version {version}; this agent reads version {BACKUP_VERSION}")
     try:

@@ -88,7 +88,9 @@ class AgentKey:
 
     def __init__(self, private_key: bytes) -> None:
         if len(private_key) != ED25519_KEY_BYTES:
-            raise InvalidInputError(f"an agent private key is {ED25519_KEY_BYTES} bytes, got {len(private_key)}")
+            raise InvalidInputError(
+                f"an agent private key is {ED25519_KEY_BYTES} bytes, got {len(private_key)}"
+            )
         self._private = private_key
         self._public = ed25519_public(private_key)
 

@@ -5,7 +5,15 @@ from __future__ import annotations
 import json
 from typing import Any, Literal
 
-from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_serializer, field_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    SecretStr,
+    ValidationError,
+    field_serializer,
+    field_validator,
+    model_validator,
+)
 from pydantic_core.core_schema import SerializationInfo
 from sqlalchemy.engine import make_url
 
@@ -16,6 +24,12 @@ from mini_connector.identity import AgentIdentity
 __all__ = ["CredentialKind", "VaultContents", "VaultCredential"]
 
 CredentialKind = Literal["postgresql", "mysql", "mariadb", "sqlite"]
+_BACKENDS = {
+    "postgresql": {"postgresql", "postgres"},
+    "mysql": {"mysql", "mariadb"},
+    "mariadb": {"mysql", "mariadb"},
+    "sqlite": {"sqlite"},
+}
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
 
 
@@ -46,6 +60,13 @@ class VaultCredential(BaseModel):
             raise ValueError("is not a database URL (expected e.g. postgresql://user:pw@host/db)") from None
         return value
 
+    @model_validator(mode="after")
+    def _url_matches_kind(self) -> VaultCredential:
+        backend = make_url(self.url.get_secret_value()).get_backend_name()
+        if backend not in _BACKENDS[self.kind]:
+            raise ValueError(f"the URL is a {backend} URL but kind is {self.kind}")
+        return self
+
     @field_serializer("url")
     def _reveal_only_for_the_vault(self, value: SecretStr, info: SerializationInfo) -> str:
         return value.get_secret_value() if (info.context or {}).get("reveal_secrets") else str(value)
@@ -65,7 +86,9 @@ class VaultCredential(BaseModel):
                 for e in exc.errors(include_input=False, include_url=False)
             )
             name = fields.get("name", "?")
-            raise InvalidInputError(f"credential {name!r} is invalid: {problems}", connection=str(name)) from None
+            raise InvalidInputError(
+                f"credential {name!r} is invalid: {problems}", connection=str(name)
+            ) from None
 
     def masked_url(self) -> str:
         """The URL with its password replaced by ``***``."""
