@@ -18,8 +18,20 @@ from websockets.sync.server import ServerConnection, serve
 
 from mini_connector.cli import app
 
-PROXY_VARS = ("HTTPS_PROXY", "https_proxy", "HTTP_PROXY", "http_proxy", "ALL_PROXY", "all_proxy",
-              "WSS_PROXY", "wss_proxy", "WS_PROXY", "ws_proxy", "SOCKS_PROXY", "socks_proxy")
+PROXY_VARS = (
+    "HTTPS_PROXY",
+    "https_proxy",
+    "HTTP_PROXY",
+    "http_proxy",
+    "ALL_PROXY",
+    "all_proxy",
+    "WSS_PROXY",
+    "wss_proxy",
+    "WS_PROXY",
+    "ws_proxy",
+    "SOCKS_PROXY",
+    "socks_proxy",
+)
 
 
 @pytest.fixture
@@ -83,8 +95,9 @@ def gateway_factory() -> Iterator[Callable[..., FakeGateway]]:
 
     def start(*, ssl_context: Any = None, **settings: Any) -> FakeGateway:
         gw = FakeGateway(**settings)
-        server = serve(gw.handle, "127.0.0.1", 0, ssl=ssl_context, process_response=gw.process_response,
-                       compression=None)
+        server = serve(
+            gw.handle, "127.0.0.1", 0, ssl=ssl_context, process_response=gw.process_response, compression=None
+        )
         port = server.socket.getsockname()[1]
         gw.url = f"{'wss' if ssl_context else 'ws'}://127.0.0.1:{port}"
         threading.Thread(target=server.serve_forever, daemon=True).start()

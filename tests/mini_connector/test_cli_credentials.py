@@ -8,7 +8,6 @@ import psycopg
 import pymysql
 import pytest
 
-from mini_connector.vault import Vault
 from tests.mini_connector.conftest import all_output, run
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -62,8 +61,9 @@ def test_add_from_env_var_and_hidden_prompt(initialised: Path, monkeypatch: pyte
 def test_add_refuses_missing_env_and_bad_url_without_echo(initialised: Path) -> None:
     missing = run("credentials", "add", "x", "--kind", "postgresql", "--url-env", "NOPE_NOT_SET")
     assert missing.exit_code == 1 and "NOPE_NOT_SET" in all_output(missing)
-    wrong_kind = run("credentials", "add", "x", "--kind", "postgresql", "--stdin",
-                     input=f"mysql://u:{SECRET}@h/db\n")
+    wrong_kind = run(
+        "credentials", "add", "x", "--kind", "postgresql", "--stdin", input=f"mysql://u:{SECRET}@h/db\n"
+    )
     assert wrong_kind.exit_code == 1 and "kind is postgresql" in all_output(wrong_kind)
     assert_secret_nowhere(initialised, all_output(missing), all_output(wrong_kind))
 
@@ -76,7 +76,9 @@ def test_remove_and_unknown_name(initialised: Path) -> None:
     assert "no credentials" in run("credentials", "list").output
 
 
-def test_commands_refuse_a_vault_from_another_machine(initialised: Path, monkeypatch: pytest.MonkeyPatch) -> None:
+def test_commands_refuse_a_vault_from_another_machine(
+    initialised: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
     monkeypatch.setenv("VSC_AGENT_MACHINE_ID", "machine-b")
     listed = run("credentials", "list")
     assert listed.exit_code == 1 and "another machine" in all_output(listed)
@@ -104,7 +106,9 @@ def pg_with_reader(pg_database: Callable[[str], str]) -> Iterator[tuple[str, str
             admin.execute(f"DROP ROLE {role}")
 
 
-def test_test_warns_when_a_read_only_credential_can_write(initialised: Path, pg_with_reader: tuple[str, str]) -> None:
+def test_test_warns_when_a_read_only_credential_can_write(
+    initialised: Path, pg_with_reader: tuple[str, str]
+) -> None:
     superuser_url, reader_url = pg_with_reader
     superuser_url = superuser_url.replace("postgres@", f"postgres:{SECRET}@")
     run("credentials", "add", "su", "--kind", "postgresql", "--stdin", input=superuser_url + "\n")
@@ -132,8 +136,15 @@ def test_test_checks_a_select_only_mariadb_user(
             cur.execute(f"CREATE TABLE `{db}`.orders (id INT PRIMARY KEY)")
             cur.execute(f"CREATE USER '{user}'@'%' IDENTIFIED BY '{SECRET}'")
             cur.execute(f"GRANT SELECT ON `{db}`.* TO '{user}'@'%'")
-        run("credentials", "add", "maria", "--kind", "mariadb", "--stdin",
-            input=url.replace("root@", f"{user}:{SECRET}@") + "\n")
+        run(
+            "credentials",
+            "add",
+            "maria",
+            "--kind",
+            "mariadb",
+            "--stdin",
+            input=url.replace("root@", f"{user}:{SECRET}@") + "\n",
+        )
         result = run("credentials", "test", "maria")
         assert result.exit_code == 0, all_output(result)
         assert "read-only as configured" in result.output and "1 tables visible" in result.output
@@ -145,8 +156,15 @@ def test_test_checks_a_select_only_mariadb_user(
 
 
 def test_test_fails_for_an_unreachable_database(initialised: Path) -> None:
-    run("credentials", "add", "gone", "--kind", "postgresql", "--stdin",
-        input=f"postgresql://u:{SECRET}@127.0.0.1:1/db\n")
+    run(
+        "credentials",
+        "add",
+        "gone",
+        "--kind",
+        "postgresql",
+        "--stdin",
+        input=f"postgresql://u:{SECRET}@127.0.0.1:1/db\n",
+    )
     result = run("credentials", "test", "gone")
     assert result.exit_code == 1 and "FAIL credential gone" in result.output
     assert_secret_nowhere(initialised, all_output(result))

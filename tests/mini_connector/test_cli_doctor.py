@@ -18,7 +18,9 @@ def enrolled_vault(gateway_url: str) -> Vault:
     vault = Vault.from_settings(AgentSettings())
     vault.init()
     vault.set_identity(
-        AgentIdentity.create(key=AgentKey.generate(), tenant="acme", agent_id="edge-1", gateway_url=gateway_url)
+        AgentIdentity.create(
+            key=AgentKey.generate(), tenant="acme", agent_id="edge-1", gateway_url=gateway_url
+        )
     )
     return vault
 

@@ -11,8 +11,8 @@ from pathlib import Path
 import pytest
 
 from mini_connector.enroll import REFUSALS
-from mini_connector.vault import Vault
 from mini_connector.settings import AgentSettings
+from mini_connector.vault import Vault
 from tests.mini_connector.conftest import FakeGateway, all_output, run
 
 TOKEN = "one-time-TOKEN-c0ffee"
@@ -35,7 +35,9 @@ def closed_port() -> int:
         return s.getsockname()[1]
 
 
-def test_enroll_success_stores_the_identity(agent_home: Path, gateway_factory: Callable[..., FakeGateway]) -> None:
+def test_enroll_success_stores_the_identity(
+    agent_home: Path, gateway_factory: Callable[..., FakeGateway]
+) -> None:
     gw = gateway_factory(enroll_reply={"type": "enrolled", "tenant": "acme", "agent_id": "edge-1"})
     code, text = enroll(gw.url)
     assert code == 0, text
@@ -66,7 +68,9 @@ def test_each_refusal_code_is_explained(
     assert stored_identity() is None
 
 
-def test_unknown_code_and_garbage_replies(agent_home: Path, gateway_factory: Callable[..., FakeGateway]) -> None:
+def test_unknown_code_and_garbage_replies(
+    agent_home: Path, gateway_factory: Callable[..., FakeGateway]
+) -> None:
     odd = gateway_factory(enroll_reply={"type": "error", "code": "rate_limited"})
     code, text = enroll(odd.url)
     assert code == 1 and "code 'rate_limited'" in text
@@ -126,10 +130,29 @@ def test_http_server_that_is_not_a_gateway(agent_home: Path) -> None:
 def self_signed(tmp_path: Path) -> tuple[Path, Path]:
     cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
     subprocess.run(
-        ["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1", "-nodes",
-         "-keyout", str(key), "-out", str(cert), "-days", "1", "-subj", "/CN=127.0.0.1",
-         "-addext", "subjectAltName=IP:127.0.0.1"],
-        check=True, capture_output=True, timeout=60,
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+            "-days",
+            "1",
+            "-subj",
+            "/CN=127.0.0.1",
+            "-addext",
+            "subjectAltName=IP:127.0.0.1",
+        ],
+        check=True,
+        capture_output=True,
+        timeout=60,
     )
     return cert, key
 

@@ -158,7 +158,9 @@ def test_crash_mid_write_leaves_the_old_vault_readable(vault: Vault, crash_in: s
         timeout=60,
     )
     assert proc.returncode == -9, proc.stderr.decode()
-    assert [p.name for p in vault.path.parent.iterdir() if p.name.startswith(".tmp-")], "no write was in flight"
+    assert [p.name for p in vault.path.parent.iterdir() if p.name.startswith(".tmp-")], (
+        "no write was in flight"
+    )
     assert vault.load() == before
 
 
