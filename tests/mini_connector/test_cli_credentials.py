@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import logging
 import uuid
 from collections.abc import Callable, Iterator
 from pathlib import Path
@@ -31,14 +32,15 @@ def initialised(agent_home: Path) -> Path:
     return agent_home
 
 
-def test_add_from_stdin_never_echoes_the_secret(initialised: Path) -> None:
+def test_add_from_stdin_never_echoes_the_secret(initialised: Path, caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.DEBUG)
     url = f"postgresql://reader:{SECRET}@127.0.0.1:5432/erp"
     added = run("credentials", "add", "erp_pg", "--kind", "postgresql", "--stdin", input=url + "\n")
     assert added.exit_code == 0, all_output(added)
     listed = run("credentials", "list")
     assert "erp_pg" in listed.output and "postgresql://reader:***@127.0.0.1:5432/erp" in listed.output
     assert "read-only" in listed.output
-    assert_secret_nowhere(initialised, all_output(added), all_output(listed))
+    assert_secret_nowhere(initialised, all_output(added), all_output(listed), caplog.text)
 
 
 def test_add_from_env_var_and_hidden_prompt(initialised: Path, monkeypatch: pytest.MonkeyPatch) -> None:
