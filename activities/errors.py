@@ -141,3 +141,23 @@ def activity_errors() -> Iterator[None]:
 
 class TenantNotFoundError(VscError, Terminal):
     """A tenant id is not provisioned in the metadata store."""
+
+
+class VaultError(VscError, Terminal):
+    """The agent's local vault is missing, from another machine, opened with the wrong secret or altered."""
+
+
+class EnrollmentRefusedError(VscError, Terminal):
+    """The gateway refused an agent enrollment (bad, expired or used token; mismatched agent id)."""
+
+
+class GatewayUnreachableError(VscError, Transient):
+    """The agent could not reach its gateway (DNS failure, connection refused, timeout)."""
+
+
+class GatewayCertificateError(VscError, Terminal):
+    """The gateway's TLS certificate did not verify; the agent refuses to talk to it."""
+
+
+class GatewayProtocolError(VscError, Terminal):
+    """The peer at the gateway URL did not speak the agent protocol (wrong path, wrong service)."""

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.settings import BufferConfig, TemporalConfig
@@ -24,9 +24,17 @@ class AgentSettings(BaseSettings):
     connections_file: Path = Path("agent-connections.json")
     """The agent's local connection registry; relative paths are under ``home``."""
     max_concurrent_activities: int = 4
+    vault_file: Path = Path("agent.vault")
+    """The encrypted local vault (identity and credentials); relative paths are under ``home``."""
+    vault_secret_file: Path = Path("agent.secret")
+    """The random agent secret that, with the machine identity, keys the vault; relative to ``home``."""
+    machine_id: SecretStr | None = None
+    """Overrides /etc/machine-id for the vault key (tests, containers without a machine id)."""
 
     @model_validator(mode="after")
     def _under_home(self) -> AgentSettings:
         self.connections_file = self.home / self.connections_file
+        self.vault_file = self.home / self.vault_file
+        self.vault_secret_file = self.home / self.vault_secret_file
         self.buffer = self.buffer.under(self.home)
         return self
