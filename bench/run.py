@@ -200,7 +200,9 @@ async def bench(options: BenchOptions, *, out: Console, log: Console) -> list[Ru
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 0 only if every run finished and every destination matched its source."""
     options = parse_args(argv)
-    records = asyncio.run(bench(options, out=Console(width=None if sys.stdout.isatty() else 160), log=Console(stderr=True)))
+    records = asyncio.run(
+        bench(options, out=Console(width=None if sys.stdout.isatty() else 160), log=Console(stderr=True))
+    )
     return 0 if records and all(r.ok for r in records) else 1
 
 
