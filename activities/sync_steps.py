@@ -47,6 +47,19 @@ def check_tenant(tenant: str) -> None:
         )
 
 
+def source_schema(conn: SqlConnector, *, table: str, query: str | None, key: tuple[str, ...]) -> TableSchema:
+    """The schema to read: a registered query source, or the table with an optional key override."""
+    if query is not None:
+        return conn.define_query(table, query, key=key)
+    schema = conn.table_schema(table)
+    if not key:
+        return schema
+    missing = [k for k in key if schema.column(k) is None]
+    if missing:
+        raise InvalidInputError(f"table {table!r} has no key column(s) {missing}", table=table)
+    return schema.model_copy(update={"primary_key": key})
+
+
 def order_columns(schema: TableSchema, read: c.TableRead) -> list[str]:
     """Keyset ordering: (cursor column, *key) for incremental reads, the key otherwise."""
     if not schema.primary_key:
@@ -157,7 +170,7 @@ class SyncSteps:
             check_tenant(inp.tenant)
             progress = resumed_progress() or c.StepProgress(after=inp.read.after)
             with self._open_source(inp.read.connection) as src, self._open(inp.destination_connection) as dst:
-                schema = src.table_schema(inp.read.table)
+                schema = source_schema(src, table=inp.read.table, query=inp.read.query, key=inp.read.key)
                 transform = compile_transform(inp.transform, schema) if inp.transform else None
                 out_schema = transform.output_schema if transform else schema
                 dst.ensure_table(out_schema, table=inp.destination_table)
@@ -184,7 +197,7 @@ class SyncSteps:
             resumed = c.ExtractToBufferResult.model_validate(details[0]) if details else None
             progress = resumed.progress if resumed else c.StepProgress(after=inp.read.after)
             with self._open_source(inp.read.connection) as src:
-                schema = src.table_schema(inp.read.table)
+                schema = source_schema(src, table=inp.read.table, query=inp.read.query, key=inp.read.key)
                 writer = buffer.open_writer(
                     tenant=inp.tenant,
                     run_id=inp.run_id,
@@ -247,7 +260,7 @@ class SyncSteps:
         with activity_errors():
             check_tenant(inp.tenant)
             with self._open(inp.connection) as conn:
-                schema = conn.table_schema(inp.table)
+                schema = source_schema(conn, table=inp.table, query=inp.query, key=inp.key)
                 transform = compile_transform(inp.transform, schema) if inp.transform else None
                 order_by = list(schema.primary_key) or [col.name for col in schema.columns]
                 batches: Iterator[pa.RecordBatch] = prefetch(conn.extract(schema=schema, order_by=order_by))

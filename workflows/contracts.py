@@ -33,6 +33,10 @@ class TableRead(Frozen):
     """Inclusive lower bound on ``incremental_column`` (the cursor saved by the previous run)."""
     after: tuple[Any, ...] | None = None
     """Keyset position: resume strictly after this row of the ordering columns."""
+    query: str | None = None
+    """A read-only SELECT read under the name ``table`` instead of the table itself."""
+    key: tuple[Identifier, ...] = ()
+    """Row identity: required with ``query``; otherwise overrides the table's primary key."""
 
 
 class BatchLimits(Frozen):
@@ -110,11 +114,13 @@ class PurgeBufferInput(Frozen):
 
 
 class FingerprintInput(Frozen):
-    """Count and content hash of a table, for parity checks."""
+    """Count and content hash of a table (or a query source), for parity checks."""
 
     tenant: str
     connection: str
     table: Identifier
+    query: str | None = None
+    key: tuple[Identifier, ...] = ()
     transform: TransformSpec | None = None
     """Hash the rows as this transform would write them, to compare with the destination."""
 

@@ -177,6 +177,8 @@ class SyncLoop:
                     connection=self.inp.source_connection,
                     table=spec.source_table,
                     transform=spec.transform,
+                    query=spec.query,
+                    key=spec.key,
                 ),
                 result_type=c.FingerprintResult,
                 task_queue=source_queue,
@@ -202,6 +204,8 @@ class SyncLoop:
             incremental_column=spec.incremental_column,
             since=state.since,
             after=state.after,
+            query=spec.query,
+            key=spec.key,
         )
 
     async def _load_cursor(self, spec: TableSpec) -> Any:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from pydantic import Field
+from pydantic import Field, model_validator
 
 from workflows.contracts import BatchLimits
 from workflows.transform import TransformSpec
@@ -20,10 +20,23 @@ class TableSpec(Frozen):
     """One table of a sync."""
 
     source_table: Identifier
+    """The table to read; with ``query``, the name the query's rows go by."""
     destination_table: Identifier | None = None
     incremental_column: Identifier | None = None
     """Cursor column for incremental syncs; None means full refresh (still an idempotent upsert)."""
     transform: TransformSpec | None = None
+    query: str | None = Field(default=None, min_length=1, max_length=100_000)
+    """A read-only SELECT to read instead of the table; refused unless it is one pure read."""
+    key: tuple[Identifier, ...] = ()
+    """Columns identifying a row: required with ``query``, else overrides the table's primary key."""
+
+    @model_validator(mode="after")
+    def _query_needs_key(self) -> TableSpec:
+        if self.query is not None and not self.key:
+            raise ValueError(
+                f"table {self.source_table!r}: a query source needs `key`, the columns identifying a row"
+            )
+        return self
 
     @property
     def target(self) -> str:

@@ -20,9 +20,9 @@ from activities.errors import InvalidInputError, SchemaMismatchError, TableNotFo
 from activities.fingerprints import fingerprint_batches, json_columns_of
 from activities.sql.errors import ARROW_ERRORS, ColumnValueError, arrow_errors, db_errors
 from activities.sql.models import PrivilegeReport
-from activities.sql.readonly import check_read_only
+from activities.sql.query_source import QuerySources
 from activities.sql.typemap import ddl_type, is_compatible
-from activities.sql.values import from_json_value, infer_array, rows_to_batch, to_json_value
+from activities.sql.values import from_json_value, rows_to_batch, to_json_value
 from workflows.types import Fingerprint, TableSchema
 
 __all__ = ["SqlConnector", "open_connector"]
@@ -30,7 +30,7 @@ __all__ = ["SqlConnector", "open_connector"]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
 
-class SqlConnector(ABC):
+class SqlConnector(QuerySources, ABC):
     """A connection to one database named by a profile; use it as a context manager.
 
     Args:
@@ -43,6 +43,7 @@ class SqlConnector(ABC):
 
     def __init__(self, profile: ConnectionProfile) -> None:
         self.profile = profile
+        self._queries = {}
 
     def __enter__(self) -> SqlConnector:
         with self._errors():
@@ -85,6 +86,10 @@ class SqlConnector(ABC):
     @abstractmethod
     def _upsert(self, *, schema: TableSchema, table: str, rows: list[tuple], key: Sequence[str]) -> int:
         """Upsert ``rows`` in one transaction; return rows inserted or changed."""
+
+    @abstractmethod
+    def _query_columns(self, sql: str) -> list[tuple[str, str]]:
+        """Names and logical types of ``sql``'s result columns, read-only, without fetching rows."""
 
     @abstractmethod
     def _execute_ddl(self, sql: str) -> None:
@@ -216,6 +221,7 @@ class SqlConnector(ABC):
     ) -> tuple[str, list[Any]]:
         """The keyset SELECT and its bound parameters (JSON position values decoded)."""
         sql, bound = self._keyset_sql(schema, order_by, after=after, since_column=since_column)
+        sql = self._with_query(schema.table) + sql
         values = ([since] if since_column else []) + list(after or [])
         return sql, [self._bind(schema, name, value) for name, value in zip(bound, values, strict=True)]
 
@@ -255,27 +261,6 @@ class SqlConnector(ABC):
             tz_aware = pa.types.is_timestamp(field.type) and field.type.tz is not None
             out.append(to_json_value("timestamptz" if tz_aware else "", value))
         return out
-
-    def query(
-        self, sql: str, *, batch_rows: int = 50_000, timeout_s: int | None = None
-    ) -> Iterator[pa.RecordBatch]:
-        """Run user SQL through the read-only gate, in a read-only transaction with a timeout.
-
-        Column types are inferred by Arrow from the values, since user SQL has no declared schema.
-        """
-        check_read_only(sql, dialect=self.dialect)
-        yield from self._query_unchecked(sql, batch_rows=batch_rows, timeout_s=timeout_s)
-
-    def _query_unchecked(
-        self, sql: str, *, batch_rows: int, timeout_s: int | None
-    ) -> Iterator[pa.RecordBatch]:
-        with self._errors():
-            for rows in self._stream(
-                sql, [], batch_rows=batch_rows, timeout_s=timeout_s or self.statement_timeout_s
-            ):
-                columns = list(zip(*rows, strict=True))
-                names = [f"c{i}" for i in range(len(columns))]
-                yield pa.RecordBatch.from_arrays([infer_array(list(c)) for c in columns], names=names)
 
     def _require_write(self, table: str) -> None:
         if not self.profile.write:

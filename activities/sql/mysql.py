@@ -4,10 +4,12 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 import pymysql
 import pymysql.cursors
+from pymysql.constants import FIELD_TYPE
 from sqlalchemy.engine import make_url
 
 from activities.sql.connector import SqlConnector
@@ -108,9 +110,9 @@ class MySqlConnector(SqlConnector):
         )
         return TableSchema(table=table, columns=columns, primary_key=tuple(pk))
 
-    def _stream(
-        self, sql: str, params: Sequence[Any], *, batch_rows: int, timeout_s: int | None
-    ) -> Iterator[list]:
+    @contextmanager
+    def _read_only(self, timeout_s: int | None) -> Iterator[pymysql.connections.Connection]:
+        """A read-only transaction (and session) with a statement timeout, reset afterwards."""
         conn = self.conn
         with conn.cursor() as setup:
             setup.execute("SET SESSION max_statement_time = %s", [float(timeout_s or 0)])
@@ -118,10 +120,7 @@ class MySqlConnector(SqlConnector):
             setup.execute("SET SESSION TRANSACTION READ ONLY")
             setup.execute("START TRANSACTION READ ONLY")
         try:
-            with conn.cursor(pymysql.cursors.SSCursor) as cur:
-                cur.execute(sql, params or None)
-                while rows := cur.fetchmany(batch_rows):
-                    yield list(rows)
+            yield conn
             conn.commit()
         finally:
             if conn.open:
@@ -129,6 +128,21 @@ class MySqlConnector(SqlConnector):
                 with conn.cursor() as reset:
                     reset.execute("SET SESSION TRANSACTION READ WRITE")
                     reset.execute("SET SESSION max_statement_time = 0")
+
+    def _stream(
+        self, sql: str, params: Sequence[Any], *, batch_rows: int, timeout_s: int | None
+    ) -> Iterator[list]:
+        with self._read_only(timeout_s) as conn, conn.cursor(pymysql.cursors.SSCursor) as cur:
+            cur.execute(sql, params or None)
+            while rows := cur.fetchmany(batch_rows):
+                yield list(rows)
+
+    def _query_columns(self, sql: str) -> list[tuple[str, str]]:
+        with self._read_only(self.statement_timeout_s) as conn, conn.cursor() as cur:
+            cur.execute(f"{sql} LIMIT 0")
+            # the description lacks character sets; the result's field packets carry them
+            fields = cur._result.fields if cur._result is not None else []
+            return [(f.name, logical_from_mysql(_native_type(f))) for f in fields]
 
     def _execute_ddl(self, sql: str) -> None:
         with self.conn.cursor() as cur:
@@ -178,3 +192,35 @@ class MySqlConnector(SqlConnector):
         return PrivilegeReport(
             connection=self.profile.name, user=user, can_write=bool(reasons), reasons=tuple(reasons)
         )
+
+
+_FIELD_TYPES = {
+    FIELD_TYPE.TINY: "tinyint", FIELD_TYPE.SHORT: "smallint", FIELD_TYPE.INT24: "mediumint",
+    FIELD_TYPE.LONG: "int", FIELD_TYPE.LONGLONG: "bigint", FIELD_TYPE.FLOAT: "float",
+    FIELD_TYPE.DOUBLE: "double", FIELD_TYPE.DATE: "date", FIELD_TYPE.TIME: "time",
+    FIELD_TYPE.DATETIME: "datetime", FIELD_TYPE.TIMESTAMP: "timestamp", FIELD_TYPE.YEAR: "year",
+    FIELD_TYPE.JSON: "json",
+}  # fmt: skip
+_TEXTUAL = {
+    FIELD_TYPE.VARCHAR: ("varchar", "varbinary"), FIELD_TYPE.VAR_STRING: ("varchar", "varbinary"),
+    FIELD_TYPE.STRING: ("char", "binary"), FIELD_TYPE.TINY_BLOB: ("text", "blob"),
+    FIELD_TYPE.MEDIUM_BLOB: ("text", "blob"), FIELD_TYPE.LONG_BLOB: ("text", "blob"),
+    FIELD_TYPE.BLOB: ("text", "blob"),
+}  # fmt: skip
+_BINARY_CHARSET = 63
+_UNSIGNED_FLAG = 32
+
+
+def _native_type(field: Any) -> str:
+    """A result field packet as the COLUMN_TYPE text ``logical_from_mysql`` reads."""
+    unsigned = " unsigned" if field.flags & _UNSIGNED_FLAG else ""
+    if field.type_code in (FIELD_TYPE.DECIMAL, FIELD_TYPE.NEWDECIMAL):
+        # the wire length counts the sign (unless unsigned) and the decimal point
+        precision = field.length - (1 if field.scale else 0) - (0 if unsigned else 1)
+        return f"decimal({precision},{field.scale}){unsigned}"
+    if field.type_code == FIELD_TYPE.TINY:
+        return f"tinyint({field.length}){unsigned}"
+    if field.type_code in _TEXTUAL:
+        text, binary = _TEXTUAL[field.type_code]
+        return binary if field.charsetnr == _BINARY_CHARSET else text
+    return _FIELD_TYPES.get(field.type_code, "text") + unsigned

@@ -135,6 +135,29 @@ class PostgresConnector(SqlConnector):
         finally:
             conn.read_only = False
 
+    def _query_columns(self, sql: str) -> list[tuple[str, str]]:
+        conn = self.conn
+        conn.read_only = True
+        try:
+            with conn.transaction(), conn.cursor() as cur:
+                conn.execute(
+                    pgsql.SQL("SET LOCAL statement_timeout = {}").format(self.statement_timeout_s * 1000)
+                )
+                cur.execute(f"{sql} LIMIT 0")
+                described = [(c.name, c.type_code, c.precision, c.scale) for c in cur.description or ()]
+                oids = [oid for _, oid, _, _ in described]
+                cur.execute("SELECT oid, format_type(oid, NULL) FROM pg_type WHERE oid = ANY(%s)", [oids])
+                names = dict(cur.fetchall())
+        finally:
+            conn.read_only = False
+        out = []
+        for name, oid, precision, scale in described:
+            native = names[oid]
+            if native == "numeric" and precision is not None:
+                native = f"numeric({precision},{scale or 0})"
+            out.append((name, logical_from_postgres(native)))
+        return out
+
     def _execute_ddl(self, sql: str) -> None:
         self.conn.execute(sql)
 

@@ -16,6 +16,7 @@ from typing import Any
 
 from sqlalchemy.engine import make_url
 
+from activities.errors import InvalidInputError
 from activities.sql.connector import SqlConnector
 from activities.sql.models import PrivilegeReport
 from activities.sql.typemap import logical_from_sqlite
@@ -139,6 +140,15 @@ class SqliteConnector(SqlConnector):
                 conn.execute("ROLLBACK")
             conn.execute("PRAGMA query_only = OFF")
             conn.set_progress_handler(None, 0)
+
+    def _query_columns(self, sql: str) -> list[tuple[str, str]]:
+        # SQLite does not report the declared types of a query's result columns, so a query's
+        # schema cannot be typed reliably; sync the table itself, or from PostgreSQL/MariaDB.
+        raise InvalidInputError(
+            f"connection {self.profile.name!r}: query sources are not supported on SQLite; "
+            "sync the table itself and filter it with a transform",
+            connection=self.profile.name,
+        )
 
     def _execute_ddl(self, sql: str) -> None:
         self.conn.execute(sql)

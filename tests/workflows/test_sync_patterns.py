@@ -269,3 +269,91 @@ async def test_bad_endpoint_fails_with_a_named_error(
     assert isinstance(cause, ApplicationError)
     assert cause.type == error_type and cause.non_retryable
     assert needle in cause.message
+
+
+ORDER_TOTALS = """
+SELECT o.order_id, o.customer_id, o.updated_at, count(*) AS line_count, sum(l.quantity) AS units
+FROM orders o JOIN order_lines l ON l.order_id = o.order_id
+GROUP BY o.order_id, o.customer_id, o.updated_at
+"""
+
+
+@pytest.mark.parametrize("source_kind", ["postgresql", "mariadb"])
+async def test_query_source_syncs_a_join_incrementally(
+    env: WorkflowEnvironment,
+    tmp_path: Path,
+    pg_database: Callable[[str], str],
+    mariadb_database: Callable[[str], str],
+    source_kind: str,
+) -> None:
+    src_url = pg_database("erp") if source_kind == "postgresql" else mariadb_database("erp")
+    create_and_load(src_url, scale=SCALE)
+    dst_url = pg_database("dw")
+    tenant = Tenant(client=env.client, home=tmp_path)
+    tenant.agent_connections = [
+        {"name": "erp", "kind": source_kind, "url": src_url},
+        {"name": "dw", "kind": "postgresql", "url": dst_url, "write": True},
+    ]
+    body = {
+        "agent": tenant.agent,
+        "source_connection": "erp",
+        "destination_connection": "dw",
+        "tables": [
+            {
+                "source_table": "order_totals",
+                "query": ORDER_TOTALS,
+                "key": ["order_id"],
+                "incremental_column": "updated_at",
+            }
+        ],
+        "limits": {"batch_rows": 100},
+    }
+    async with running(tenant):
+        result: SyncResult = await (await tenant.start("LocalToLocalSync", body)).result()
+    table = result.tables[0]
+    assert table.verified and table.rows_written == table.source.rows > 0  # type: ignore[union-attr]
+    with psycopg.connect(dst_url) as conn:
+        count, units = conn.execute("SELECT count(*), sum(units) FROM order_totals").fetchone()  # type: ignore[misc]
+    with psycopg.connect(dst_url) as conn:
+        pk = conn.execute(
+            "SELECT a.attname FROM pg_index i JOIN pg_attribute a ON a.attrelid = i.indrelid "
+            "AND a.attnum = ANY(i.indkey) WHERE i.indrelid = 'order_totals'::regclass AND i.indisprimary"
+        ).fetchall()
+    assert count == table.source.rows and units > count  # type: ignore[union-attr]
+    assert pk == [("order_id",)]
+
+
+@pytest.mark.parametrize(
+    ("query", "reason"),
+    [
+        ("DELETE FROM orders", "DELETE"),
+        ("SELECT * FROM orders; DROP TABLE orders", "statement"),
+        ("WITH gone AS (DELETE FROM orders RETURNING *) SELECT * FROM gone", "DELETE"),
+    ],
+)
+async def test_query_source_that_could_write_fails_once_and_writes_nothing(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str], query: str, reason: str
+) -> None:
+    src_url = pg_database("erp")
+    create_and_load(src_url, scale=0.005)
+    tenant = Tenant(client=env.client, home=tmp_path)
+    tenant.agent_connections = [
+        {"name": "erp", "kind": "postgresql", "url": src_url, "write": True},
+        {"name": "dw", "kind": "postgresql", "url": pg_database("dw"), "write": True},
+    ]
+    body = {
+        "agent": tenant.agent, "source_connection": "erp", "destination_connection": "dw",
+        "tables": [{"source_table": "orders_copy", "query": query, "key": ["order_id"]}],
+    }  # fmt: skip
+    with psycopg.connect(src_url) as conn:
+        before = conn.execute("SELECT count(*) FROM orders").fetchone()
+    async with running(tenant):
+        handle = await tenant.start("LocalToLocalSync", body)
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+    cause = info.value.cause.cause
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "ReadOnlyViolationError" and cause.non_retryable
+    assert reason.lower() in cause.message.lower()
+    with psycopg.connect(src_url) as conn:
+        assert conn.execute("SELECT count(*) FROM orders").fetchone() == before
