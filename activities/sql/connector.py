@@ -44,6 +44,7 @@ class SqlConnector(QuerySources, ABC):
     def __init__(self, profile: ConnectionProfile) -> None:
         self.profile = profile
         self._queries = {}
+        self._conn: Any = None
 
     def __enter__(self) -> SqlConnector:
         with self._errors():
@@ -61,13 +62,22 @@ class SqlConnector(QuerySources, ABC):
     def _connect(self) -> None:
         """Open the driver connection (called lazily by ``__enter__``)."""
 
-    @abstractmethod
+    def _connection(self) -> Any:
+        """The driver connection, opened on first use (dialects type it in their ``conn``)."""
+        if self._conn is None:
+            with self._errors():
+                self._connect()
+        return self._conn
+
     def close(self) -> None:
         """Close the driver connection; safe to call twice."""
+        if self._conn is not None:
+            self._conn.close()
+            self._conn = None
 
-    @abstractmethod
     def quote(self, name: str) -> str:
-        """Quote an identifier for this dialect."""
+        """Double-quote an identifier (SQL standard; MariaDB overrides it with backticks)."""
+        return '"' + name.replace('"', '""') + '"'
 
     @abstractmethod
     def _list_tables(self) -> list[str]:

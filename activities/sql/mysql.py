@@ -70,17 +70,7 @@ class MySqlConnector(SqlConnector):
     @property
     def conn(self) -> pymysql.connections.Connection:
         """The open connection (opened on first use)."""
-        if self._conn is None:
-            with self._errors():
-                self._connect()
-        assert self._conn is not None
-        return self._conn
-
-    def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
+        return self._connection()
 
     def quote(self, name: str) -> str:
         """Backtick-quote an identifier."""

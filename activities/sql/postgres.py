@@ -76,21 +76,7 @@ class PostgresConnector(SqlConnector):
     @property
     def conn(self) -> psycopg.Connection[Any]:
         """The open connection (opened on first use)."""
-        if self._conn is None:
-            with self._errors():
-                self._connect()
-        assert self._conn is not None
-        return self._conn
-
-    def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def quote(self, name: str) -> str:
-        """Double-quote an identifier."""
-        return '"' + name.replace('"', '""') + '"'
+        return self._connection()
 
     def _select_expr(self, logical: str, column: str) -> str:
         # json/jsonb would be decoded into Python objects; text keeps the original document

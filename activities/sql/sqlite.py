@@ -47,21 +47,7 @@ class SqliteConnector(SqlConnector):
     @property
     def conn(self) -> sqlite3.Connection:
         """The open connection (opened on first use)."""
-        if self._conn is None:
-            with self._errors():
-                self._connect()
-        assert self._conn is not None
-        return self._conn
-
-    def close(self) -> None:
-        """Close the connection."""
-        if self._conn is not None:
-            self._conn.close()
-            self._conn = None
-
-    def quote(self, name: str) -> str:
-        """Double-quote an identifier."""
-        return '"' + name.replace('"', '""') + '"'
+        return self._connection()
 
     def _to_param(self, logical: str, value: Any) -> Any:
         if value is None:
