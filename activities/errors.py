@@ -141,3 +141,11 @@ def activity_errors() -> Iterator[None]:
 
 class TenantNotFoundError(VscError, Terminal):
     """A tenant id is not provisioned in the metadata store."""
+
+
+class GatewayRefusedError(VscError, Terminal):
+    """The gateway refused an enrollment or a session; ``code`` says why (see docs/agent-protocol.md)."""
+
+
+class TunnelProtocolError(VscError, Terminal):
+    """A peer sent a frame or message that the agent protocol does not allow."""
