@@ -183,7 +183,11 @@ class TunnelClient:
             raise TunnelProtocolError("the gateway sent a malformed challenge") from None
         ts = int(time.time())
         message = auth_message(
-            gateway=challenge.gateway, nonce=challenge.nonce, tenant=opts.tenant, agent_id=opts.agent_id, ts=ts
+            gateway=challenge.gateway,
+            nonce=challenge.nonce,
+            tenant=opts.tenant,
+            agent_id=opts.agent_id,
+            ts=ts,
         )
         hello = Hello(
             tenant=opts.tenant,
@@ -205,6 +209,7 @@ class TunnelClient:
         except ValidationError:
             raise TunnelProtocolError("the gateway sent neither welcome nor error") from None
         raise GatewayRefusedError(
-            f"gateway refused agent {opts.agent_id!r} of tenant {opts.tenant!r}: {error.code} ({error.detail})",
+            f"gateway refused agent {opts.agent_id!r} of tenant {opts.tenant!r}: "
+            f"{error.code} ({error.detail})",
             code=error.code,
         )

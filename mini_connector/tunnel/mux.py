@@ -159,7 +159,9 @@ class Mux:
         self._drop(stream_id)
         await self._send_close(stream_id, "")
 
-    async def _pump_in(self, stream_id: int, inbound: asyncio.Queue[bytes | None], w: asyncio.StreamWriter) -> None:
+    async def _pump_in(
+        self, stream_id: int, inbound: asyncio.Queue[bytes | None], w: asyncio.StreamWriter
+    ) -> None:
         """WebSocket -> local socket, one queued frame at a time."""
         try:
             while (payload := await inbound.get()) is not None:
