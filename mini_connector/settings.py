@@ -19,7 +19,15 @@ class AgentSettings(BaseSettings):
     agent_id: str = "edge-1"
     home: Path = Path(".vsc")
     temporal: TemporalConfig = TemporalConfig()
-    """Until the WebSocket gateway lands the agent dials Temporal directly (see worker.py)."""
+    """Direct Temporal connection, used only when no ``gateway_url`` is set (see worker.py)."""
+    gateway_url: str | None = None
+    """``wss://host:port`` of the gateway; when set the agent reaches Temporal only through it."""
+    identity_key_file: Path | None = None
+    """PEM Ed25519 private key of the agent (until the local vault holds it); relative to ``home``."""
+    gateway_ca_file: Path | None = None
+    """CA bundle that signs the gateway's certificate, when it is not a public CA."""
+    reconnect_cap_seconds: float = 30.0
+    """Longest wait between reconnect attempts (exponential backoff, full jitter)."""
     buffer: BufferConfig = BufferConfig()
     connections_file: Path = Path("agent-connections.json")
     """The agent's local connection registry; relative paths are under ``home``."""
@@ -28,5 +36,7 @@ class AgentSettings(BaseSettings):
     @model_validator(mode="after")
     def _under_home(self) -> AgentSettings:
         self.connections_file = self.home / self.connections_file
+        if self.identity_key_file is not None:
+            self.identity_key_file = self.home / self.identity_key_file
         self.buffer = self.buffer.under(self.home)
         return self
