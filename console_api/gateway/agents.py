@@ -5,11 +5,12 @@ from __future__ import annotations
 import time
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, select, update
+from sqlalchemy import ColumnElement, Engine, and_, select, update
 
 from activities.errors import GatewayRefusedError, InvalidInputError, TenantNotFoundError
 from activities.metadata import Agent, tenant_session
 from activities.metadata._models import utcnow
+from console_api.gateway.store import tenant_write
 from mini_connector.tunnel.protocol import MAX_CLOCK_SKEW_S, Hello, auth_message
 from mini_connector.tunnel.signer import verify_signature
 
@@ -55,12 +56,16 @@ def authenticate(
     return AgentIdentity(tenant=hello.tenant, agent_id=hello.agent_id)
 
 
+def _agent(identity_tenant: str, agent_id: str) -> ColumnElement[bool]:
+    return and_(Agent.tenant_id == identity_tenant, Agent.connector_id == agent_id)
+
+
 def mark_online(engine: Engine, identity: AgentIdentity, hello: Hello) -> None:
     """Record the agent as online with what it reported in its hello."""
-    with tenant_session(engine, identity.tenant) as session:
-        session.execute(
+    with tenant_write(engine, identity.tenant, "record agent presence") as conn:
+        conn.execute(
             update(Agent)
-            .where(Agent.connector_id == identity.agent_id)
+            .where(_agent(identity.tenant, identity.agent_id))
             .values(
                 status="online",
                 version=hello.version,
@@ -68,28 +73,27 @@ def mark_online(engine: Engine, identity: AgentIdentity, hello: Hello) -> None:
                 endpoints={"names": hello.endpoints},
                 last_heartbeat=utcnow(),
             )
-            .execution_options(synchronize_session=False)
         )
 
 
 def touch(engine: Engine, identity: AgentIdentity) -> bool:
-    """Refresh the agent's heartbeat; returns whether it has been revoked meanwhile."""
-    with tenant_session(engine, identity.tenant) as session:
-        agent = session.scalars(select(Agent).where(Agent.connector_id == identity.agent_id)).one_or_none()
-        if agent is None or agent.revoked_at is not None:
-            return True
-        agent.last_heartbeat = utcnow()
-        return False
+    """Refresh the agent's heartbeat; returns whether it has been revoked (or removed) meanwhile."""
+    with tenant_write(engine, identity.tenant, "record agent presence") as conn:
+        refreshed = conn.execute(
+            update(Agent)
+            .where(_agent(identity.tenant, identity.agent_id), Agent.revoked_at.is_(None))
+            .values(last_heartbeat=utcnow())
+        )
+        return bool(refreshed.rowcount == 0)
 
 
 def mark_offline(engine: Engine, identity: AgentIdentity) -> None:
     """Record that the agent has no live session (revoked agents keep their status)."""
-    with tenant_session(engine, identity.tenant) as session:
-        session.execute(
+    with tenant_write(engine, identity.tenant, "record agent presence") as conn:
+        conn.execute(
             update(Agent)
-            .where(Agent.connector_id == identity.agent_id, Agent.status == "online")
+            .where(_agent(identity.tenant, identity.agent_id), Agent.status == "online")
             .values(status="offline")
-            .execution_options(synchronize_session=False)
         )
 
 
@@ -102,9 +106,8 @@ def revoke_agent(engine: Engine, *, tenant_id: str, agent_id: str) -> bool:
     Returns:
         Whether such an agent existed.
     """
-    with tenant_session(engine, tenant_id) as session:
-        agent = session.scalars(select(Agent).where(Agent.connector_id == agent_id)).one_or_none()
-        if agent is None:
-            return False
-        agent.revoked_at, agent.status = utcnow(), "revoked"
-        return True
+    with tenant_write(engine, tenant_id, "revoke an agent") as conn:
+        revoked = conn.execute(
+            update(Agent).where(_agent(tenant_id, agent_id)).values(revoked_at=utcnow(), status="revoked")
+        )
+        return bool(revoked.rowcount == 1)

@@ -12,13 +12,15 @@ import binascii
 import hashlib
 import secrets
 from datetime import timedelta
+from typing import cast
 
 from pydantic import BaseModel
-from sqlalchemy import Engine, select, update
+from sqlalchemy import Engine, Table, insert, select, update
 
 from activities.errors import GatewayRefusedError
 from activities.metadata import Agent, EnrollmentToken, Tenant, global_session, tenant_session
-from activities.metadata._models import as_utc, utcnow
+from activities.metadata._models import as_utc, new_id, utcnow
+from console_api.gateway.store import tenant_write
 
 DEFAULT_TOKEN_TTL = timedelta(hours=1)
 _PUBLIC_KEY_BYTES = 32
@@ -92,26 +94,38 @@ def consume_enrollment_token(
     if tenant_id is None:
         raise _refuse("token_invalid", "the enrollment token is not known")
     now = utcnow()
-    with tenant_session(engine, tenant_id) as session:
-        row = session.scalars(select(EnrollmentToken).where(EnrollmentToken.token_hash == token_hash)).one()
+    tokens = cast(Table, EnrollmentToken.__table__)
+    with tenant_write(engine, tenant_id, "enroll an agent") as conn:
+        row = conn.execute(
+            select(tokens).where(tokens.c.tenant_id == tenant_id, tokens.c.token_hash == token_hash)
+        ).one()
         if row.used_at is not None:
             raise _refuse("token_used", "the enrollment token was already used", tenant=tenant_id)
         if as_utc(row.expires_at) <= now:
             raise _refuse("token_expired", "the enrollment token has expired", tenant=tenant_id)
         if row.agent_id != agent_id:
             raise _refuse("agent_id_mismatch", f"the token is not for agent {agent_id!r}", tenant=tenant_id)
-        spent = session.execute(
-            update(EnrollmentToken)
-            .where(EnrollmentToken.id == row.id, EnrollmentToken.used_at.is_(None))
-            .values(used_at=now)
-            .execution_options(synchronize_session=False)
+        spent = conn.execute(
+            update(tokens).where(tokens.c.id == row.id, tokens.c.used_at.is_(None)).values(used_at=now)
         )
-        if spent.rowcount != 1:  # type: ignore[attr-defined]
+        if spent.rowcount != 1:
             raise _refuse("token_used", "the enrollment token was already used", tenant=tenant_id)
-        agent = session.scalars(select(Agent).where(Agent.connector_id == agent_id)).one_or_none()
-        if agent is None:
-            agent = Agent(connector_id=agent_id, name=agent_id, endpoints={}, status="offline")
-            session.add(agent)
-        agent.public_key, agent.host, agent.version, agent.revoked_at = public_key, host, version, None
-        agent.status = "offline"
+        presence = {"public_key": public_key, "host": host, "version": version, "revoked_at": None}
+        updated = conn.execute(
+            update(Agent)
+            .where(Agent.tenant_id == tenant_id, Agent.connector_id == agent_id)
+            .values(status="offline", **presence)
+        )
+        if updated.rowcount == 0:
+            conn.execute(
+                insert(Agent).values(
+                    id=new_id(),
+                    tenant_id=tenant_id,
+                    connector_id=agent_id,
+                    name=agent_id,
+                    endpoints={},
+                    status="offline",
+                    **presence,
+                )
+            )
     return EnrollmentResult(tenant=tenant_id, agent_id=agent_id)

@@ -2,6 +2,7 @@
 
 from mini_connector.tunnel.backoff import Backoff
 from mini_connector.tunnel.client import TunnelClient, TunnelOptions
+from mini_connector.tunnel.enroll import enroll
 from mini_connector.tunnel.mux import Mux
 from mini_connector.tunnel.protocol import (
     CLOSE_AUTH,
@@ -22,6 +23,7 @@ __all__ = [
     "TunnelClient",
     "TunnelOptions",
     "Backoff",
+    "enroll",
     # Identity
     "Signer",
     "InMemoryEd25519Signer",
