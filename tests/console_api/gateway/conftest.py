@@ -43,7 +43,12 @@ class GatewayRig:
         signer = InMemoryEd25519Signer()
         token = issue_enrollment_token(self.engine, tenant_id=tenant, agent_id=agent_id)
         consume_enrollment_token(
-            self.engine, token=token, agent_id=agent_id, public_key=signer.public_key_b64(), host="h", version="t"
+            self.engine,
+            token=token,
+            agent_id=agent_id,
+            public_key=signer.public_key_b64(),
+            host="h",
+            version="t",
         )
         return signer
 
@@ -51,7 +56,9 @@ class GatewayRig:
         return TunnelOptions(gateway_url=url or self.gateway.url, tenant=tenant, agent_id=agent_id, **kw)
 
     @asynccontextmanager
-    async def tunnel(self, tenant: str, signer, agent_id: str = "edge-1", **kw) -> AsyncIterator[TunnelClient]:
+    async def tunnel(
+        self, tenant: str, signer, agent_id: str = "edge-1", **kw
+    ) -> AsyncIterator[TunnelClient]:
         async with TunnelClient(self.options(tenant, agent_id, **kw), signer) as client:
             yield client
 
@@ -67,7 +74,9 @@ async def rig(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[Gateway
         host="127.0.0.1",
         port=0,
         gateway_id="gw-test",
-        temporal=TemporalConfig(address=env.client.service_client.config.target_host, namespace=env.client.namespace),
+        temporal=TemporalConfig(
+            address=env.client.service_client.config.target_host, namespace=env.client.namespace
+        ),
         metadata_url=f"sqlite:///{tmp_path / 'metadata.db'}",
         presence_interval=0.3,
     )

@@ -29,7 +29,9 @@ async def test_valid_token_enrolls_once_and_stores_only_the_public_key(rig: Gate
     provision_tenant(rig.engine, tenant_id=tenant, name=tenant)
     token = issue_enrollment_token(rig.engine, tenant_id=tenant, agent_id="edge-1")
     signer = InMemoryEd25519Signer()
-    enrolled = await enroll(rig.gateway.url, token=token, agent_id="edge-1", signer=signer, host="h1", version="9")
+    enrolled = await enroll(
+        rig.gateway.url, token=token, agent_id="edge-1", signer=signer, host="h1", version="9"
+    )
     assert (enrolled.tenant, enrolled.agent_id) == (tenant, "edge-1")
     with tenant_session(rig.engine, tenant) as s:
         agent = s.scalars(select(Agent)).one()

@@ -34,9 +34,12 @@ async def test_local_to_local_through_gateway(
         "limits": {"batch_rows": 500},
     }
     with ThreadPoolExecutor(max_workers=4) as executor:
-        async with running(tenant, agent=False), gateway_agent(tenant, signer, rig.gateway.url, executor) as (
-            client,
-            _,
+        async with (
+            running(tenant, agent=False),
+            gateway_agent(tenant, signer, rig.gateway.url, executor) as (
+                client,
+                _,
+            ),
         ):
             assert client.service_client.config.target_host.startswith("127.0.0.1:")
             result: SyncResult = await (await tenant.start("LocalToLocalSync", body)).result()

@@ -25,14 +25,24 @@ async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
 
 
 async def raw_session(
-    rig: GatewayRig, tenant: str, signer, *, agent_id: str = "edge-1", skew: int = 0, gateway: str | None = None
+    rig: GatewayRig,
+    tenant: str,
+    signer,
+    *,
+    agent_id: str = "edge-1",
+    skew: int = 0,
+    gateway: str | None = None,
 ) -> tuple[str, int | None]:
     """Run the handshake by hand; returns the gateway's reply type or error code, and the close code."""
     async with websockets.connect(rig.gateway.url + CONNECT_PATH, compression=None) as ws:
         challenge = Challenge.model_validate_json(await ws.recv())
         ts = int(time.time()) + skew
         msg = auth_message(
-            gateway=gateway or challenge.gateway, nonce=challenge.nonce, tenant=tenant, agent_id=agent_id, ts=ts
+            gateway=gateway or challenge.gateway,
+            nonce=challenge.nonce,
+            tenant=tenant,
+            agent_id=agent_id,
+            ts=ts,
         )
         sig = base64.b64encode(signer.sign(msg)).decode()
         await ws.send(Hello(tenant=tenant, agent_id=agent_id, ts=ts, signature=sig).model_dump_json())
@@ -61,7 +71,10 @@ async def test_enrolled_agent_is_welcomed(rig: GatewayRig) -> None:
 async def test_unknown_agent_is_refused_4401(rig: GatewayRig) -> None:
     tenant = new_tenant()
     rig.enroll(tenant)
-    assert await raw_session(rig, tenant, InMemoryEd25519Signer(), agent_id="edge-9") == ("unknown_agent", 4401)
+    assert await raw_session(rig, tenant, InMemoryEd25519Signer(), agent_id="edge-9") == (
+        "unknown_agent",
+        4401,
+    )
     assert refused_codes(rig, rig.gateway.audit.platform_tenant)[-1] == "unknown_agent"
 
 
@@ -106,7 +119,9 @@ async def test_revoking_a_connected_agent_drops_it_and_refuses_reconnects(rig: G
     assert {"gateway.session_closed", "gateway.auth_refused"} <= set(rig.actions(tenant))
 
 
-async def test_revocation_from_another_process_closes_the_session_at_the_next_presence_tick(rig: GatewayRig) -> None:
+async def test_revocation_from_another_process_closes_the_session_at_the_next_presence_tick(
+    rig: GatewayRig,
+) -> None:
     tenant = new_tenant()
     signer = rig.enroll(tenant)
     async with rig.tunnel(tenant, signer) as tunnel:
