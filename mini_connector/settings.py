@@ -26,6 +26,9 @@ class AgentSettings(BaseSettings):
     """PEM Ed25519 private key of the agent (until the local vault holds it); relative to ``home``."""
     gateway_ca_file: Path | None = None
     """CA bundle that signs the gateway's certificate, when it is not a public CA."""
+    gateway_ping_interval: float = 10.0
+    gateway_ping_timeout: float = 20.0
+    """WebSocket ping cadence; a half-open socket is noticed within interval + timeout."""
     reconnect_cap_seconds: float = 30.0
     """Longest wait between reconnect attempts (exponential backoff, full jitter)."""
     buffer: BufferConfig = BufferConfig()

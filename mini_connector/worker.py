@@ -43,6 +43,8 @@ def _tunnel_options(settings: AgentSettings, gateway_url: str) -> TunnelOptions:
         endpoints=registry_loader(settings.connections_file)().names(),
         ssl_context=ssl_context,
         backoff=Backoff(cap_seconds=settings.reconnect_cap_seconds),
+        ping_interval=settings.gateway_ping_interval,
+        ping_timeout=settings.gateway_ping_timeout,
     )
 
 

@@ -14,6 +14,7 @@ import logging
 import secrets
 import ssl
 import uuid
+from collections import OrderedDict
 from http import HTTPStatus
 from types import TracebackType
 
@@ -49,6 +50,8 @@ from mini_connector.tunnel.protocol import (
 
 log = logging.getLogger("vsc.gateway")
 _HANDSHAKE_TIMEOUT_S = 15.0
+_CLOSE_SUPERSEDED = 4409
+_CLOSE_TIMEOUT_S = 2.0  # a peer that does not answer a close (half-open) is aborted after this
 
 
 class Gateway:
@@ -71,6 +74,8 @@ class Gateway:
         self._server: Server | None = None
         self._upstream: grpc.aio.Channel | None = None
         self._sessions: dict[tuple[str, str], set[AgentSession]] = {}
+        self._tokens: dict[tuple[str, str], OrderedDict[bytes, None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
 
     @property
     def port(self) -> int:
@@ -103,12 +108,15 @@ class Gateway:
             max_size=s.max_frame,
             ping_interval=s.ping_interval,
             ping_timeout=s.ping_timeout,
+            close_timeout=_CLOSE_TIMEOUT_S,
             process_request=self._route,
         )
         log.info("gateway listening on %s", self.url)
 
     async def close(self) -> None:
         """Stop accepting, close every session and the Temporal channel."""
+        for task in self._background:
+            task.cancel()
         if self._server is not None:
             self._server.close()
             await self._server.wait_closed()
@@ -129,6 +137,7 @@ class Gateway:
         from console_api.gateway.agents import revoke_agent
 
         existed = await asyncio.to_thread(revoke_agent, self.engine, tenant_id=tenant_id, agent_id=agent_id)
+        self._tokens.pop((tenant_id, agent_id), None)
         for session in self.sessions_of(tenant_id, agent_id):
             await session.close_revoked()
         return existed
@@ -256,6 +265,7 @@ class Gateway:
 
     async def _serve_session(self, ws: ServerConnection, identity: AgentIdentity, hello: Hello) -> None:
         assert self._upstream is not None
+        key = (identity.tenant, identity.agent_id)
         session = AgentSession(
             ws,
             identity=identity,
@@ -265,8 +275,14 @@ class Gateway:
             engine=self.engine,
             upstream=self._upstream,
             audit=self.audit,
+            tokens=self._tokens.setdefault(key, OrderedDict()),
         )
-        key = (identity.tenant, identity.agent_id)
+        # A reconnecting agent supersedes its older sessions here: after a half-open drop the old
+        # one would otherwise keep long-polling and swallow tasks until its ping timeout.
+        for old in self._sessions.get(key, set()):
+            task = asyncio.create_task(old.close(_CLOSE_SUPERSEDED, "superseded by a newer session"))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
         self._sessions.setdefault(key, set()).add(session)
         try:
             await session.run()

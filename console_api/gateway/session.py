@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+from collections import OrderedDict
 from pathlib import Path
 
 import grpc.aio
@@ -32,6 +33,8 @@ class AgentSession:
         identity: Who the agent proved to be.
         hello: What it reported (version, host, endpoints) for presence.
         session_id: Random id sent in the welcome and recorded in audit events.
+        tokens: Task tokens issued to this agent, shared by its sessions on this gateway so an
+            activity that outlives a reconnect can still heartbeat and complete.
     """
 
     def __init__(
@@ -45,6 +48,7 @@ class AgentSession:
         engine: Engine,
         upstream: grpc.aio.Channel,
         audit: GatewayAudit,
+        tokens: OrderedDict[bytes, None],
     ) -> None:
         self.ws, self.identity, self.session_id = ws, identity, session_id
         self._hello, self._settings, self._engine, self._audit = hello, settings, engine, audit
@@ -54,6 +58,7 @@ class AgentSession:
             agent_id=identity.agent_id,
             namespace=settings.temporal.namespace,
             queues=queues,
+            tokens=tokens,
         )
         self._proxy = SessionProxy(self.scope, upstream, self._denied)
 
@@ -85,9 +90,18 @@ class AgentSession:
             await self._proxy.stop()
             await self._event("gateway.session_closed", "ok", {"close_code": self.ws.close_code})
 
+    async def close(self, code: int, reason: str) -> None:
+        """End the session: stop its proxy first (cancelling in-flight polls upstream), then the socket.
+
+        Stopping the proxy first matters when the socket is half-open: the close handshake may
+        wait for its timeout, and a poll still open upstream would take a task into a dead session.
+        """
+        await self._proxy.stop()
+        await self.ws.close(code, reason)
+
     async def close_revoked(self) -> None:
         """Close the session because its agent was revoked."""
-        await self.ws.close(CLOSE_REVOKED, "agent revoked")
+        await self.close(CLOSE_REVOKED, "agent revoked")
 
     async def _open_stream(self, _stream_id: int) -> StreamPair:
         return await asyncio.open_unix_connection(Path(self._proxy.socket_path))

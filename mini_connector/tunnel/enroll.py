@@ -32,7 +32,9 @@ async def enroll(
     """
     check_gateway_url(gateway_url)
     url = gateway_url.rstrip("/") + ENROLL_PATH
-    message = Enroll(token=token, agent_id=agent_id, public_key=signer.public_key_b64(), host=host, version=version)
+    message = Enroll(
+        token=token, agent_id=agent_id, public_key=signer.public_key_b64(), host=host, version=version
+    )
     async with websockets.connect(
         url, ssl=ssl_context if url.startswith("wss://") else None, compression=None, open_timeout=_TIMEOUT_S
     ) as ws:

@@ -100,3 +100,26 @@ async def gateway_agent(
         worker = build_worker(client, settings, executor)
         async with worker:
             yield client, worker
+
+
+@asynccontextmanager
+async def raw_session(rig: GatewayRig, tenant: str, signer, agent_id: str = "edge-1"):
+    """A hand-driven authenticated session: yields the WebSocket right after the welcome."""
+    import base64
+    import time
+
+    import websockets
+
+    from mini_connector.tunnel import CONNECT_PATH, auth_message
+    from mini_connector.tunnel.protocol import Challenge, Hello, Welcome
+
+    async with websockets.connect(rig.gateway.url + CONNECT_PATH, compression=None, max_size=None) as ws:
+        challenge = Challenge.model_validate_json(await ws.recv())
+        ts = int(time.time())
+        msg = auth_message(
+            gateway=challenge.gateway, nonce=challenge.nonce, tenant=tenant, agent_id=agent_id, ts=ts
+        )
+        sig = base64.b64encode(signer.sign(msg)).decode()
+        await ws.send(Hello(tenant=tenant, agent_id=agent_id, ts=ts, signature=sig).model_dump_json())
+        Welcome.model_validate_json(await ws.recv())
+        yield ws
