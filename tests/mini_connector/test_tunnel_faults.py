@@ -14,7 +14,7 @@ from temporalio.testing import WorkflowEnvironment
 
 from infra.demo.load import create_and_load
 from mini_connector.worker import build_worker, connect
-from tests.console_api.gateway.conftest import GatewayRig, agent_settings, rig  # noqa: F401 - fixture
+from tests.console_api.gateway.conftest import GatewayRig, agent_settings
 from tests.mini_connector.faultproxy import FaultProxy
 from tests.workflows.harness import Tenant, running
 from tests.workflows.test_agent_kill import pk_stats

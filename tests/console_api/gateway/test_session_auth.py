@@ -16,12 +16,12 @@ from mini_connector.tunnel.protocol import Challenge, Hello
 from tests.console_api.gateway.conftest import GatewayRig, new_tenant
 
 
-async def until(condition: Callable[[], bool], timeout: float = 30.0) -> None:
+async def until(condition: Callable[[], bool]) -> None:
     async def poll() -> None:
-        while not condition():
+        while not condition():  # noqa: ASYNC110 - polls state owned by another task
             await asyncio.sleep(0.05)
 
-    await asyncio.wait_for(poll(), timeout)
+    await asyncio.wait_for(poll(), 30)
 
 
 async def raw_session(
