@@ -161,3 +161,11 @@ class GatewayCertificateError(VscError, Terminal):
 
 class GatewayProtocolError(VscError, Terminal):
     """The peer at the gateway URL did not speak the agent protocol (wrong path, wrong service)."""
+
+
+class GatewayRefusedError(VscError, Terminal):
+    """The gateway refused an enrollment or a session; ``code`` says why (see docs/agent-protocol.md)."""
+
+
+class TunnelProtocolError(VscError, Terminal):
+    """A peer sent a frame or message that the agent protocol does not allow."""

@@ -19,7 +19,18 @@ class AgentSettings(BaseSettings):
     agent_id: str = "edge-1"
     home: Path = Path(".vsc")
     temporal: TemporalConfig = TemporalConfig()
-    """Until the WebSocket gateway lands the agent dials Temporal directly (see worker.py)."""
+    """Direct Temporal connection, used only when no ``gateway_url`` is set (see worker.py)."""
+    gateway_url: str | None = None
+    """``wss://host:port`` of the gateway; when set the agent reaches Temporal only through it."""
+    identity_key_file: Path | None = None
+    """PEM Ed25519 private key of the agent (until the local vault holds it); relative to ``home``."""
+    gateway_ca_file: Path | None = None
+    """CA bundle that signs the gateway's certificate, when it is not a public CA."""
+    gateway_ping_interval: float = 10.0
+    gateway_ping_timeout: float = 20.0
+    """WebSocket ping cadence; a half-open socket is noticed within interval + timeout."""
+    reconnect_cap_seconds: float = 30.0
+    """Longest wait between reconnect attempts (exponential backoff, full jitter)."""
     buffer: BufferConfig = BufferConfig()
     connections_file: Path = Path("agent-connections.json")
     """The agent's local connection registry; relative paths are under ``home``."""
@@ -36,5 +47,7 @@ class AgentSettings(BaseSettings):
         self.connections_file = self.home / self.connections_file
         self.vault_file = self.home / self.vault_file
         self.vault_secret_file = self.home / self.vault_secret_file
+        if self.identity_key_file is not None:
+            self.identity_key_file = self.home / self.identity_key_file
         self.buffer = self.buffer.under(self.home)
         return self

@@ -130,6 +130,21 @@ class Agent(TenantScoped, TenantBase):
     revoked_at: Mapped[datetime | None] = mapped_column()
 
 
+class EnrollmentToken(TenantScoped, TenantBase):
+    """A one-time agent enrollment token; only its sha256 is stored, so a leaked table enrolls no one."""
+
+    __tablename__ = "enrollment_tokens"
+    __table_args__ = (UniqueConstraint("token_hash"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    token_hash: Mapped[str] = mapped_column(String(64))
+    agent_id: Mapped[str] = mapped_column(String(63))
+    """Connector id the token may enroll."""
+    expires_at: Mapped[datetime] = mapped_column()
+    used_at: Mapped[datetime | None] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
 class WorkflowDefinition(TenantScoped, TenantBase):
     """An immutable, versioned workflow document."""
 

@@ -17,6 +17,7 @@ from websockets.http11 import Request, Response
 from websockets.sync.server import ServerConnection, serve
 
 from mini_connector.cli import app
+from tests.console_api.gateway.conftest import rig  # noqa: F401 - the gateway rig is shared
 
 PROXY_VARS = (
     "HTTPS_PROXY",

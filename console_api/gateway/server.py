@@ -1,0 +1,305 @@
+"""The agent gateway: a WebSocket server for enrollment and agent sessions.
+
+Plain ``ws://`` is served only on a loopback address; anywhere else TLS is required. Every
+refusal is audited, and one agent's misbehaviour (bad frames, oversized frames, floods of
+attempts) only ever closes that agent's socket.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import contextlib
+import logging
+import secrets
+import ssl
+import uuid
+from collections import OrderedDict
+from http import HTTPStatus
+from types import TracebackType
+
+import grpc.aio
+from pydantic import ValidationError
+from sqlalchemy import Engine
+from websockets.asyncio.server import Server, ServerConnection
+from websockets.asyncio.server import serve as ws_serve
+from websockets.exceptions import ConnectionClosed
+from websockets.http11 import Request, Response
+
+from activities.errors import GatewayRefusedError, InvalidInputError
+from activities.metadata import make_engine
+from console_api.gateway.agents import AgentIdentity, authenticate, mark_offline
+from console_api.gateway.audit import GatewayAudit
+from console_api.gateway.enrollment import consume_enrollment_token
+from console_api.gateway.proxy import GRPC_OPTIONS
+from console_api.gateway.session import AgentSession
+from console_api.gateway.settings import GatewaySettings
+from mini_connector.tunnel.mux import set_nodelay
+from mini_connector.tunnel.protocol import (
+    CLOSE_AUTH,
+    CLOSE_REVOKED,
+    CONNECT_PATH,
+    ENROLL_PATH,
+    Challenge,
+    Enroll,
+    Enrolled,
+    ErrorMessage,
+    Hello,
+    is_loopback_host,
+)
+
+log = logging.getLogger("vsc.gateway")
+_HANDSHAKE_TIMEOUT_S = 15.0
+_CLOSE_SUPERSEDED = 4409
+_CLOSE_TIMEOUT_S = 2.0  # a peer that does not answer a close (half-open) is aborted after this
+
+
+class Gateway:
+    """The running gateway; use as ``async with Gateway(settings) as gw`` or via :func:`serve`.
+
+    Args:
+        settings: Listening address, TLS, Temporal frontend, metadata store.
+        engine: Metadata-store engine; made from ``settings.metadata_url`` when omitted.
+    """
+
+    def __init__(self, settings: GatewaySettings, *, engine: Engine | None = None) -> None:
+        if settings.tls_cert is None and not is_loopback_host(settings.host):
+            raise InvalidInputError(
+                f"gateway on {settings.host} needs tls_cert and tls_key; plain ws:// is for loopback only",
+                host=settings.host,
+            )
+        self.settings = settings
+        self.engine = engine or make_engine(settings.metadata_url)
+        self.audit = GatewayAudit(self.engine, platform_tenant=settings.audit_tenant)
+        self._server: Server | None = None
+        self._upstream: grpc.aio.Channel | None = None
+        self._sessions: dict[tuple[str, str], set[AgentSession]] = {}
+        self._tokens: dict[tuple[str, str], OrderedDict[bytes, None]] = {}
+        self._background: set[asyncio.Task[None]] = set()
+
+    @property
+    def port(self) -> int:
+        """The bound port (useful with ``port=0``)."""
+        if self._server is None:
+            raise RuntimeError("the gateway is not started")
+        return int(next(iter(self._server.sockets)).getsockname()[1])
+
+    @property
+    def url(self) -> str:
+        """Base URL agents dial."""
+        scheme = "ws" if self.settings.tls_cert is None else "wss"
+        return f"{scheme}://{self.settings.host}:{self.port}"
+
+    def sessions_of(self, tenant: str, agent_id: str) -> list[AgentSession]:
+        """Live sessions of one agent on this gateway."""
+        return list(self._sessions.get((tenant, agent_id), ()))
+
+    async def start(self) -> None:
+        """Provision the platform audit tenant, open the Temporal channel and start listening."""
+        await asyncio.to_thread(self.audit.ensure_platform_tenant)
+        self._upstream = grpc.aio.insecure_channel(self.settings.temporal.address, options=GRPC_OPTIONS)
+        s = self.settings
+        self._server = await ws_serve(
+            self._handle,
+            s.host,
+            s.port,
+            ssl=self._ssl_context(),
+            compression=None,
+            max_size=s.max_frame,
+            ping_interval=s.ping_interval,
+            ping_timeout=s.ping_timeout,
+            close_timeout=_CLOSE_TIMEOUT_S,
+            process_request=self._route,
+        )
+        log.info("gateway listening on %s", self.url)
+
+    async def close(self) -> None:
+        """Stop accepting, close every session and the Temporal channel."""
+        for task in self._background:
+            task.cancel()
+        if self._server is not None:
+            self._server.close()
+            await self._server.wait_closed()
+        if self._upstream is not None:
+            await self._upstream.close()
+
+    async def __aenter__(self) -> Gateway:
+        await self.start()
+        return self
+
+    async def __aexit__(
+        self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
+    ) -> None:
+        await self.close()
+
+    async def revoke(self, *, tenant_id: str, agent_id: str) -> bool:
+        """Revoke an agent and close its live sessions on this gateway now."""
+        from console_api.gateway.agents import revoke_agent
+
+        existed = await asyncio.to_thread(revoke_agent, self.engine, tenant_id=tenant_id, agent_id=agent_id)
+        self._tokens.pop((tenant_id, agent_id), None)
+        for session in self.sessions_of(tenant_id, agent_id):
+            await session.close_revoked()
+        return existed
+
+    def _ssl_context(self) -> ssl.SSLContext | None:
+        if self.settings.tls_cert is None or self.settings.tls_key is None:
+            return None
+        context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+        context.minimum_version = ssl.TLSVersion.TLSv1_2
+        context.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
+        return context
+
+    def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path in (ENROLL_PATH, CONNECT_PATH):
+            return None
+        return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+
+    async def _handle(self, ws: ServerConnection) -> None:
+        set_nodelay(ws.transport)
+        try:
+            if ws.request is not None and ws.request.path == ENROLL_PATH:
+                await self._enroll(ws)
+            else:
+                await self._connect(ws)
+        except (ConnectionClosed, TimeoutError):
+            pass
+
+    async def _refuse(
+        self,
+        ws: ServerConnection,
+        *,
+        tenant: str | None,
+        action: str,
+        code: str,
+        detail: str,
+        close_code: int,
+    ) -> None:
+        await self.audit.record(
+            tenant=tenant,
+            action=action,
+            target=f"peer:{_peer(ws)}",
+            outcome="refused",
+            details={"code": code, "reason": detail, "peer": _peer(ws)},
+        )
+        with contextlib.suppress(ConnectionClosed):
+            await ws.send(ErrorMessage(code=code, detail=detail).model_dump_json())
+        await ws.close(close_code, code)
+
+    async def _enroll(self, ws: ServerConnection) -> None:
+        raw = await asyncio.wait_for(ws.recv(), _HANDSHAKE_TIMEOUT_S)
+        try:
+            msg = Enroll.model_validate_json(raw)
+        except ValidationError:
+            await self._refuse(
+                ws,
+                tenant=None,
+                action="gateway.enroll_refused",
+                code="bad_request",
+                detail="malformed enroll message",
+                close_code=CLOSE_AUTH,
+            )
+            return
+        try:
+            result = await asyncio.to_thread(
+                consume_enrollment_token,
+                self.engine,
+                token=msg.token,
+                agent_id=msg.agent_id,
+                public_key=msg.public_key,
+                host=msg.host,
+                version=msg.version,
+            )
+        except GatewayRefusedError as exc:
+            await self._refuse(
+                ws,
+                tenant=exc.fields.get("tenant") or None,
+                action="gateway.enroll_refused",
+                code=str(exc.fields["code"]),
+                detail=exc.message,
+                close_code=CLOSE_AUTH,
+            )
+            return
+        await self.audit.record(
+            tenant=result.tenant,
+            action="gateway.agent_enrolled",
+            target=f"agent:{result.agent_id}",
+            outcome="ok",
+            details={"agent_id": result.agent_id, "host": msg.host, "version": msg.version},
+        )
+        await ws.send(Enrolled(tenant=result.tenant, agent_id=result.agent_id).model_dump_json())
+        await ws.close()
+
+    async def _connect(self, ws: ServerConnection) -> None:
+        nonce = base64.b64encode(secrets.token_bytes(32)).decode()
+        await ws.send(Challenge(nonce=nonce, gateway=self.settings.gateway_id).model_dump_json())
+        raw = await asyncio.wait_for(ws.recv(), _HANDSHAKE_TIMEOUT_S)
+        try:
+            hello = Hello.model_validate_json(raw)
+        except ValidationError:
+            await self._refuse(
+                ws,
+                tenant=None,
+                action="gateway.auth_refused",
+                code="bad_request",
+                detail="malformed hello message",
+                close_code=CLOSE_AUTH,
+            )
+            return
+        try:
+            identity = await asyncio.to_thread(
+                authenticate, self.engine, hello, gateway_id=self.settings.gateway_id, nonce=nonce
+            )
+        except GatewayRefusedError as exc:
+            code = str(exc.fields["code"])
+            await self._refuse(
+                ws,
+                tenant=hello.tenant if code != "unknown_agent" else None,
+                action="gateway.auth_refused",
+                code=code,
+                detail=exc.message,
+                close_code=CLOSE_REVOKED if code == "revoked" else CLOSE_AUTH,
+            )
+            return
+        await self._serve_session(ws, identity, hello)
+
+    async def _serve_session(self, ws: ServerConnection, identity: AgentIdentity, hello: Hello) -> None:
+        assert self._upstream is not None
+        key = (identity.tenant, identity.agent_id)
+        session = AgentSession(
+            ws,
+            identity=identity,
+            hello=hello,
+            session_id=uuid.uuid4().hex,
+            settings=self.settings,
+            engine=self.engine,
+            upstream=self._upstream,
+            audit=self.audit,
+            tokens=self._tokens.setdefault(key, OrderedDict()),
+        )
+        # A reconnecting agent supersedes its older sessions here: after a half-open drop the old
+        # one would otherwise keep long-polling and swallow tasks until its ping timeout.
+        for old in self._sessions.get(key, set()):
+            task = asyncio.create_task(old.close(_CLOSE_SUPERSEDED, "superseded by a newer session"))
+            self._background.add(task)
+            task.add_done_callback(self._background.discard)
+        self._sessions.setdefault(key, set()).add(session)
+        try:
+            await session.run()
+        finally:
+            live = self._sessions.get(key, set())
+            live.discard(session)
+            if not live:
+                self._sessions.pop(key, None)
+                await asyncio.to_thread(mark_offline, self.engine, identity)
+
+
+def _peer(ws: ServerConnection) -> str:
+    address = ws.remote_address
+    return str(address[0]) if address else "unknown"
+
+
+async def serve(settings: GatewaySettings | None = None) -> None:
+    """Run a gateway until cancelled."""
+    async with Gateway(settings or GatewaySettings()):
+        await asyncio.Future()

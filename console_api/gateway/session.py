@@ -1,0 +1,142 @@
+"""One authenticated agent session on the gateway: its proxy, its tunnel and its presence."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import OrderedDict
+from pathlib import Path
+
+import grpc.aio
+from sqlalchemy import Engine
+from websockets.asyncio.server import ServerConnection
+
+from activities.errors import TunnelProtocolError
+from console_api.gateway.agents import AgentIdentity, mark_online, touch
+from console_api.gateway.audit import GatewayAudit
+from console_api.gateway.policy import Decision, SessionScope
+from console_api.gateway.proxy import SessionProxy
+from console_api.gateway.settings import GatewaySettings
+from mini_connector.tunnel.mux import Mux, StreamPair
+from mini_connector.tunnel.protocol import CLOSE_REVOKED, Hello, Welcome
+from workflows.queues import agent_queue
+
+log = logging.getLogger("vsc.gateway")
+_CLOSE_PROTOCOL_ERROR = 1002
+
+
+class AgentSession:
+    """Serves one agent's tunnel until the socket closes or the agent is revoked.
+
+    Args:
+        ws: The agent's WebSocket, authenticated.
+        identity: Who the agent proved to be.
+        hello: What it reported (version, host, endpoints) for presence.
+        session_id: Random id sent in the welcome and recorded in audit events.
+        tokens: Task tokens issued to this agent, shared by its sessions on this gateway so an
+            activity that outlives a reconnect can still heartbeat and complete.
+    """
+
+    def __init__(
+        self,
+        ws: ServerConnection,
+        *,
+        identity: AgentIdentity,
+        hello: Hello,
+        session_id: str,
+        settings: GatewaySettings,
+        engine: Engine,
+        upstream: grpc.aio.Channel,
+        audit: GatewayAudit,
+        tokens: OrderedDict[bytes, None],
+    ) -> None:
+        self.ws, self.identity, self.session_id = ws, identity, session_id
+        self._hello, self._settings, self._engine, self._audit = hello, settings, engine, audit
+        queues = frozenset({agent_queue(identity.tenant, identity.agent_id)})
+        self.scope = SessionScope(
+            tenant=identity.tenant,
+            agent_id=identity.agent_id,
+            namespace=settings.temporal.namespace,
+            queues=queues,
+            tokens=tokens,
+        )
+        self._proxy = SessionProxy(self.scope, upstream, self._denied)
+
+    async def run(self) -> None:
+        """Open the proxy, welcome the agent, carry its streams; tear everything down at the end."""
+        await self._proxy.start()
+        try:
+            await asyncio.to_thread(mark_online, self._engine, self.identity, self._hello)
+            await self.ws.send(
+                Welcome(session=self.session_id, queues=sorted(self.scope.queues)).model_dump_json()
+            )
+            await self._event("gateway.session_opened", "ok", {"host": self._hello.host})
+            mux = Mux(
+                self.ws,
+                max_frame=self._settings.max_frame,
+                opener=self._open_stream,
+                stream_buffer_frames=self._settings.stream_buffer_frames,
+                max_streams=self._settings.max_streams_per_session,
+            )
+            presence = asyncio.create_task(self._presence())
+            try:
+                await mux.run()
+            except TunnelProtocolError as exc:
+                await self._event("gateway.protocol_violation", "refused", {"reason": exc.message})
+                await self.ws.close(_CLOSE_PROTOCOL_ERROR, "protocol error")
+            finally:
+                presence.cancel()
+        finally:
+            await self._proxy.stop()
+            await self._event("gateway.session_closed", "ok", {"close_code": self.ws.close_code})
+
+    async def close(self, code: int, reason: str) -> None:
+        """End the session: stop its proxy first (cancelling in-flight polls upstream), then the socket.
+
+        Stopping the proxy first matters when the socket is half-open: the close handshake may
+        wait for its timeout, and a poll still open upstream would take a task into a dead session.
+        """
+        await self._proxy.stop()
+        await self.ws.close(code, reason)
+
+    async def close_revoked(self) -> None:
+        """Close the session because its agent was revoked."""
+        await self.close(CLOSE_REVOKED, "agent revoked")
+
+    async def _open_stream(self, _stream_id: int) -> StreamPair:
+        return await asyncio.open_unix_connection(Path(self._proxy.socket_path))
+
+    async def _presence(self) -> None:
+        while True:
+            await asyncio.sleep(self._settings.presence_interval)
+            if await asyncio.to_thread(touch, self._engine, self.identity):
+                await self._event("gateway.session_revoked", "closed", {})
+                await self.close_revoked()
+                return
+
+    async def _denied(self, decision: Decision) -> None:
+        request = decision.request
+        workflow_id = ""
+        if request is not None and hasattr(request, "workflow_id"):
+            workflow_id = str(request.workflow_id)
+        log.warning("session %s: %s refused: %s", self.session_id, decision.rpc, decision.reason)
+        await self._audit.record(
+            tenant=self.identity.tenant,
+            action="gateway.rpc_denied",
+            target=f"rpc:{decision.rpc}",
+            outcome="denied",
+            details=self._details({"rpc": decision.rpc, "reason": decision.reason}),
+            workflow_id=workflow_id,
+        )
+
+    async def _event(self, action: str, outcome: str, details: dict[str, object]) -> None:
+        await self._audit.record(
+            tenant=self.identity.tenant,
+            action=action,
+            target=f"agent:{self.identity.agent_id}",
+            outcome=outcome,
+            details=self._details(details),
+        )
+
+    def _details(self, extra: dict[str, object]) -> dict[str, object]:
+        return {"session": self.session_id, "agent_id": self.identity.agent_id, **extra}
