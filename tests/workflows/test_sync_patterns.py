@@ -357,3 +357,42 @@ async def test_query_source_that_could_write_fails_once_and_writes_nothing(
     assert reason.lower() in cause.message.lower()
     with psycopg.connect(src_url) as conn:
         assert conn.execute("SELECT count(*) FROM orders").fetchone() == before
+
+
+async def test_wrong_password_and_type_mismatch_fail_once_with_named_errors(
+    env: WorkflowEnvironment,
+    tmp_path: Path,
+    pg_database: Callable[[str], str],
+    mariadb_database: Callable[[str], str],
+) -> None:
+    src = mariadb_database("erp")
+    create_and_load(src, scale=0.005)
+    dst = pg_database("dw")
+    with psycopg.connect(dst, autocommit=True) as conn:
+        conn.execute("CREATE TABLE vans (van_id bigint PRIMARY KEY, plate date)")
+    tenant = Tenant(client=env.client, home=tmp_path)
+    bad_password = src.replace("root@", "root:not-the-password@")
+    tenant.agent_connections = [
+        {"name": "erp", "kind": "mariadb", "url": src},
+        {"name": "erp_badpw", "kind": "mariadb", "url": bad_password},
+        {"name": "dw", "kind": "postgresql", "url": dst, "write": True},
+    ]
+    cases = [
+        ("erp_badpw", "routes", "AuthenticationFailedError", "erp_badpw"),
+        ("erp", "vans", "SchemaMismatchError", "'vans'"),
+    ]
+    async with running(tenant):
+        for source, table, error_type, needle in cases:
+            body = {
+                "agent": tenant.agent, "source_connection": source, "destination_connection": "dw",
+                "tables": [{"source_table": table}],
+            }  # fmt: skip
+            handle = await tenant.start("LocalToLocalSync", body)
+            with pytest.raises(WorkflowFailureError) as info:
+                await handle.result()
+            cause = info.value.cause.cause
+            assert isinstance(cause, ApplicationError), error_type
+            assert cause.type == error_type and cause.non_retryable
+            assert needle in cause.message and "not-the-password" not in cause.message
+    with psycopg.connect(dst) as conn:
+        assert conn.execute("SELECT count(*) FROM vans").fetchone() == (0,)
