@@ -21,7 +21,8 @@ from activities.connections import ConnectionRegistry
 from activities.errors import InvalidInputError, activity_errors
 from activities.fingerprints import fingerprint_batches, json_columns_of
 from activities.prefetch import prefetch
-from activities.sql import SqlConnector, open_connector
+from activities.sql import PostgresConnector, SqlConnector, open_connector
+from activities.sql.pg_passthrough import binary_pages, can_pass_through
 from activities.transform import compile_transform
 from workflows import contracts as c
 from workflows.queues import parse_queue
@@ -132,6 +133,48 @@ class BatchStream:
             batches.close()
 
 
+def copy_binary_pages(
+    src: SqlConnector,
+    dst: SqlConnector,
+    *,
+    schema: TableSchema,
+    inp: c.CopyTableInput,
+    progress: c.StepProgress,
+) -> c.StepProgress:
+    """The PostgreSQL -> PostgreSQL fast path of ``copy_table``: binary COPY pages, same progress contract."""
+    assert isinstance(src, PostgresConnector) and isinstance(dst, PostgresConnector)
+    order_by = order_columns(schema, inp.read)
+    started = time.monotonic()
+    moved = 0
+    pages = binary_pages(
+        src,
+        dst,
+        schema=schema,
+        table=inp.destination_table,
+        order_by=order_by,
+        after=progress.after,
+        since=inp.read.since,
+        since_column=inp.read.incremental_column,
+        batch_rows=inp.limits.batch_rows,
+    )
+    for page in pages:
+        moved += page.rows
+        progress = progress.model_copy(
+            update={
+                "rows_read": progress.rows_read + page.rows,
+                "rows_written": progress.rows_written + page.written,
+                "batches": progress.batches + 1,
+                "after": tuple(page.position),
+                "max_cursor": page.position[0] if inp.read.incremental_column else None,
+            }
+        )
+        # The page is committed: a retry resumes after it.
+        activity.heartbeat(progress)
+        if moved >= inp.limits.max_rows or time.monotonic() - started > inp.limits.max_seconds:
+            return progress
+    return progress.model_copy(update={"done": True})
+
+
 class SyncSteps:
     """Activities that move table data; one instance per worker, holding its resources."""
 
@@ -174,6 +217,10 @@ class SyncSteps:
                 transform = compile_transform(inp.transform, schema) if inp.transform else None
                 out_schema = transform.output_schema if transform else schema
                 dst.ensure_table(out_schema, table=inp.destination_table)
+                if transform is None and can_pass_through(
+                    src, dst, schema=schema, table=inp.destination_table
+                ):
+                    return copy_binary_pages(src, dst, schema=schema, inp=inp, progress=progress)
                 stream = BatchStream(
                     source=src, schema=schema, read=inp.read, limits=inp.limits, progress=progress
                 )
