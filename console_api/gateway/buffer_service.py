@@ -18,6 +18,7 @@ from activities.errors import (
     GatewayRefusedError,
     InvalidInputError,
     KeyUnavailableError,
+    ObjectStoreUnavailableError,
     TunnelProtocolError,
     VscError,
 )
@@ -91,18 +92,24 @@ class BufferService:
             return encode_envelope(error_response(exc))
         return encode_envelope(response, data)
 
-    async def _deny(self, request: Request, action: str, reason: str, code: str) -> GatewayRefusedError:
+    async def _deny(
+        self, request: Request, action: str, reason: str, code: str, error: type[VscError] = InvalidInputError
+    ) -> VscError:
         details: dict[str, object] = {"op": request.op, "reason": reason, "requested_tenant": request.tenant}
         if request.key:
             details["object"] = request.key[:256]
         await self._refuse(action, details)
         log.warning("tenant %s: %s refused: %s", self._tenant, request.op, reason)
-        return GatewayRefusedError(f"{request.op} refused: {reason}", code=code)
+        return error(f"{request.op} refused: {reason}", code=code)
 
     async def _execute(self, request: Request, body: bytes) -> tuple[Response, bytes]:
         if request.tenant != self._tenant:
             raise await self._deny(
-                request, "gateway.buffer_denied", "tenant is not the session's tenant", "forbidden"
+                request,
+                "gateway.buffer_denied",
+                "tenant is not the session's tenant",
+                "forbidden",
+                GatewayRefusedError,
             )
         if request.op.startswith("key."):
             return await self._key(request)
@@ -110,7 +117,11 @@ class BufferService:
             raise InvalidInputError("this gateway has no buffer configured", code="no_buffer")
         if not _inside(request.key, self._tenant, prefix=request.op == "obj.list"):
             raise await self._deny(
-                request, "gateway.buffer_denied", "object key outside the tenant's prefix", "forbidden"
+                request,
+                "gateway.buffer_denied",
+                "object key outside the tenant's prefix",
+                "forbidden",
+                GatewayRefusedError,
             )
         backend = self._backend
         if request.op == "obj.put":
@@ -156,7 +167,13 @@ class BufferService:
         upload = self._uploads.get(request.upload) if request.part else None
         if request.part == 0:
             if len(self._uploads) >= MAX_OPEN_UPLOADS and not request.final:
-                raise await self._deny(request, "gateway.request_refused", "too many open uploads", "busy")
+                raise await self._deny(
+                    request,
+                    "gateway.request_refused",
+                    "too many open uploads",
+                    "busy",
+                    ObjectStoreUnavailableError,
+                )
             upload = _Upload(key=request.key, size=request.size)
         if upload is None or (upload.key, upload.size, upload.next_part) != (
             request.key,
