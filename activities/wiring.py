@@ -27,16 +27,21 @@ def build_backend(cfg: BufferConfig) -> ObjectBackend:
     return S3Backend(client, cfg.s3_bucket)
 
 
+def build_keyring(cfg: BufferConfig) -> LocalKeyring:
+    """The local envelope keyring named by ``cfg`` (master key from env or keyfile)."""
+    master = load_master_key(
+        env_value=cfg.master_key.get_secret_value() if cfg.master_key else None, keyfile=cfg.master_keyfile
+    )
+    return LocalKeyring(cfg.keyring_dir, master)
+
+
 def build_buffer(
     cfg: BufferConfig, *, on_integrity_failure: Callable[[str, Mapping[str, str]], None] | None = None
 ) -> BufferStore:
     """A buffer store with the local envelope keyring."""
-    master = load_master_key(
-        env_value=cfg.master_key.get_secret_value() if cfg.master_key else None, keyfile=cfg.master_keyfile
-    )
     return BufferStore(
         backend=build_backend(cfg),
-        keyring=LocalKeyring(cfg.keyring_dir, master),
+        keyring=build_keyring(cfg),
         ttl=cfg.ttl,
         on_integrity_failure=on_integrity_failure,
     )

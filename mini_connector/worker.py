@@ -14,14 +14,17 @@ import ssl
 from collections.abc import AsyncIterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
+from weakref import WeakKeyDictionary
 
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.buffer import BufferStore
 from activities.connections import registry_loader
 from activities.errors import InvalidInputError
 from activities.sync_steps import SyncSteps
 from activities.wiring import build_buffer
+from mini_connector.gateway_buffer import build_gateway_buffer
 from mini_connector.settings import AgentSettings
 from mini_connector.tunnel import Backoff, Signer, TunnelClient, TunnelOptions
 from mini_connector.tunnel.signer import load_pem_signer
@@ -29,6 +32,8 @@ from workflows.converter import DATA_CONVERTER
 from workflows.queues import agent_queue
 
 log = logging.getLogger("vsc.agent")
+_TUNNELS: WeakKeyDictionary[Client, TunnelClient] = WeakKeyDictionary()
+"""The tunnel behind each client :func:`connect` made, so the buffer can use the same session."""
 
 
 def _tunnel_options(settings: AgentSettings, gateway_url: str) -> TunnelOptions:
@@ -67,15 +72,26 @@ async def connect(settings: AgentSettings, *, signer: Signer | None = None) -> A
         signer = load_pem_signer(settings.identity_key_file)
     async with TunnelClient(_tunnel_options(settings, settings.gateway_url), signer) as tunnel:
         await tunnel.wait_connected()
-        yield await Client.connect(
+        client = await Client.connect(
             tunnel.address, namespace=settings.temporal.namespace, data_converter=DATA_CONVERTER
         )
+        _TUNNELS[client] = tunnel
+        yield client
+
+
+def _agent_buffer(client: Client, settings: AgentSettings) -> BufferStore:
+    """Through the gateway session when a gateway is named (no local store or keys), else local."""
+    if settings.gateway_url is None:
+        return build_buffer(settings.buffer)
+    return build_gateway_buffer(
+        settings.buffer, tenant=settings.tenant, tunnel=_TUNNELS.get(client), loop=asyncio.get_running_loop()
+    )
 
 
 def build_worker(client: Client, settings: AgentSettings, executor: ThreadPoolExecutor) -> Worker:
     """The agent worker with its activities; it registers no workflows."""
     steps = SyncSteps(
-        connections=registry_loader(settings.connections_file), buffer=build_buffer(settings.buffer)
+        connections=registry_loader(settings.connections_file), buffer=_agent_buffer(client, settings)
     )
     return Worker(
         client,

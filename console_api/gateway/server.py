@@ -26,8 +26,11 @@ from websockets.asyncio.server import serve as ws_serve
 from websockets.exceptions import ConnectionClosed
 from websockets.http11 import Request, Response
 
+from activities.buffer import ObjectBackend
+from activities.crypto import Keyring
 from activities.errors import GatewayRefusedError, InvalidInputError
 from activities.metadata import make_engine
+from activities.wiring import build_backend, build_keyring
 from console_api.gateway.agents import AgentIdentity, authenticate, mark_offline
 from console_api.gateway.audit import GatewayAudit
 from console_api.gateway.enrollment import consume_enrollment_token
@@ -76,6 +79,11 @@ class Gateway:
         self._sessions: dict[tuple[str, str], set[AgentSession]] = {}
         self._tokens: dict[tuple[str, str], OrderedDict[bytes, None]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._backend: ObjectBackend | None = None
+        self._keyring: Keyring | None = None
+        if settings.buffer is not None:
+            self._backend = build_backend(settings.buffer)
+            self._keyring = build_keyring(settings.buffer)
 
     @property
     def port(self) -> int:
@@ -276,6 +284,8 @@ class Gateway:
             upstream=self._upstream,
             audit=self.audit,
             tokens=self._tokens.setdefault(key, OrderedDict()),
+            backend=self._backend,
+            keyring=self._keyring,
         )
         # A reconnecting agent supersedes its older sessions here: after a half-open drop the old
         # one would otherwise keep long-polling and swallow tasks until its ping timeout.

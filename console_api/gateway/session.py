@@ -10,19 +10,25 @@ from pathlib import Path
 import grpc.aio
 from sqlalchemy import Engine
 from websockets.asyncio.server import ServerConnection
+from websockets.exceptions import ConnectionClosed
 
-from activities.errors import TunnelProtocolError
+from activities.buffer import ObjectBackend
+from activities.crypto import Keyring
+from activities.errors import ObjectStoreUnavailableError, TunnelProtocolError
 from console_api.gateway.agents import AgentIdentity, mark_online, touch
 from console_api.gateway.audit import GatewayAudit
+from console_api.gateway.buffer_service import BufferService
 from console_api.gateway.policy import Decision, SessionScope
 from console_api.gateway.proxy import SessionProxy
 from console_api.gateway.settings import GatewaySettings
 from mini_connector.tunnel.mux import Mux, StreamPair
-from mini_connector.tunnel.protocol import CLOSE_REVOKED, Hello, Welcome
+from mini_connector.tunnel.protocol import CLOSE_REVOKED, Hello, Kind, Welcome
+from mini_connector.tunnel.rpc import encode_envelope, error_response
 from workflows.queues import agent_queue
 
 log = logging.getLogger("vsc.gateway")
 _CLOSE_PROTOCOL_ERROR = 1002
+MAX_PENDING_REQUESTS = 16
 
 
 class AgentSession:
@@ -35,6 +41,8 @@ class AgentSession:
         session_id: Random id sent in the welcome and recorded in audit events.
         tokens: Task tokens issued to this agent, shared by its sessions on this gateway so an
             activity that outlives a reconnect can still heartbeat and complete.
+        backend: The gateway's buffer object store, if it serves buffer requests.
+        keyring: The gateway's keyring, if it hands out data keys.
     """
 
     def __init__(
@@ -49,6 +57,8 @@ class AgentSession:
         upstream: grpc.aio.Channel,
         audit: GatewayAudit,
         tokens: OrderedDict[bytes, None],
+        backend: ObjectBackend | None = None,
+        keyring: Keyring | None = None,
     ) -> None:
         self.ws, self.identity, self.session_id = ws, identity, session_id
         self._hello, self._settings, self._engine, self._audit = hello, settings, engine, audit
@@ -61,6 +71,16 @@ class AgentSession:
             tokens=tokens,
         )
         self._proxy = SessionProxy(self.scope, upstream, self._denied)
+        self._buffer = BufferService(
+            tenant=identity.tenant,
+            backend=backend,
+            keyring=keyring,
+            max_frame=settings.max_frame,
+            max_object_bytes=settings.max_object_bytes,
+            refuse=self._refused,
+        )
+        self._requests: set[asyncio.Task[None]] = set()
+        self._mux: Mux | None = None
 
     async def run(self) -> None:
         """Open the proxy, welcome the agent, carry its streams; tear everything down at the end."""
@@ -77,7 +97,9 @@ class AgentSession:
                 opener=self._open_stream,
                 stream_buffer_frames=self._settings.stream_buffer_frames,
                 max_streams=self._settings.max_streams_per_session,
+                on_request=self._on_request,
             )
+            self._mux = mux
             presence = asyncio.create_task(self._presence())
             try:
                 await mux.run()
@@ -86,6 +108,8 @@ class AgentSession:
                 await self.ws.close(_CLOSE_PROTOCOL_ERROR, "protocol error")
             finally:
                 presence.cancel()
+                for task in self._requests:
+                    task.cancel()
         finally:
             await self._proxy.stop()
             await self._event("gateway.session_closed", "ok", {"close_code": self.ws.close_code})
@@ -102,6 +126,37 @@ class AgentSession:
     async def close_revoked(self) -> None:
         """Close the session because its agent was revoked."""
         await self.close(CLOSE_REVOKED, "agent revoked")
+
+    async def _on_request(self, request_id: int, payload: bytes) -> None:
+        """Answer in a task of its own so a slow store never stalls the tunnel's read loop."""
+        if len(self._requests) >= MAX_PENDING_REQUESTS:
+            busy = ObjectStoreUnavailableError("too many requests in flight on this session", code="busy")
+            await self._respond(request_id, encode_envelope(error_response(busy)))
+            return
+        task = asyncio.create_task(self._answer(request_id, payload))
+        self._requests.add(task)
+        task.add_done_callback(self._requests.discard)
+
+    async def _answer(self, request_id: int, payload: bytes) -> None:
+        await self._respond(request_id, await self._buffer.handle(payload))
+
+    async def _respond(self, request_id: int, payload: bytes) -> None:
+        if self._mux is None:
+            return
+        try:
+            await self._mux.send_message(Kind.RESPONSE, request_id, payload)
+        except ConnectionClosed:
+            pass
+
+    async def _refused(self, action: str, details: dict[str, object]) -> None:
+        outcome = "denied" if action == "gateway.buffer_denied" else "refused"
+        await self._audit.record(
+            tenant=self.identity.tenant,
+            action=action,
+            target=f"agent:{self.identity.agent_id}",
+            outcome=outcome,
+            details=self._details(details),
+        )
 
     async def _open_stream(self, _stream_id: int) -> StreamPair:
         return await asyncio.open_unix_connection(Path(self._proxy.socket_path))

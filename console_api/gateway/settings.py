@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.settings import TemporalConfig
+from activities.settings import BufferConfig, TemporalConfig
 from mini_connector.tunnel.protocol import DEFAULT_MAX_FRAME, PING_INTERVAL_S, PING_TIMEOUT_S
 
 
@@ -36,6 +36,10 @@ class GatewaySettings(BaseSettings):
     """Seconds between presence updates; also the longest a revocation from another process waits."""
     max_streams_per_session: int = Field(default=32, ge=1)
     stream_buffer_frames: int = Field(default=64, ge=1)
+    buffer: BufferConfig | None = None
+    """The cloud's buffer store and keyring (shared with the cloud workers); ``None``: no buffer service."""
+    max_object_bytes: int = Field(default=64 << 20, ge=1)
+    """Largest buffer object an agent may upload (in parts of at most one frame each)."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:

@@ -32,10 +32,12 @@ from mini_connector.tunnel.protocol import (
     Challenge,
     ErrorMessage,
     Hello,
+    Kind,
     Welcome,
     auth_message,
     check_gateway_url,
 )
+from mini_connector.tunnel.rpc import Request, RequestChannel, Response, encode_envelope, session_errors
 from mini_connector.tunnel.signer import Signer
 
 log = logging.getLogger("vsc.tunnel")
@@ -77,6 +79,7 @@ class TunnelClient:
         self._runner: asyncio.Task[None] | None = None
         self._mux: Mux | None = None
         self._session_ready = asyncio.Event()
+        self._requests = RequestChannel()
         self.session_id: str | None = None
         self.sessions_opened = 0
         self.last_refusal: GatewayRefusedError | None = None
@@ -99,6 +102,32 @@ class TunnelClient:
         await self._session_ready.wait()
         assert self.session_id is not None
         return self.session_id
+
+    async def request(self, header: Request, body: bytes = b"") -> tuple[Response, bytes]:
+        """Send one buffer/key request over the live session (waiting for one) and return the answer.
+
+        Raises:
+            GatewayUnreachableError: The session ended or the gateway did not answer in time.
+        """
+        while True:
+            await self._session_ready.wait()
+            mux = self._mux
+            if mux is not None:
+                break
+        request_id = self._requests.next_id()
+        future = self._requests.open(request_id)
+        try:
+            with session_errors():
+                await mux.send_message(Kind.REQUEST, request_id, encode_envelope(header, body))
+        except BaseException:
+            self._requests.discard(request_id)
+            raise
+        return await self._requests.wait(request_id, future)
+
+    @property
+    def max_frame(self) -> int:
+        """Largest frame the session carries; requests chunk their bodies below it."""
+        return self._options.max_frame
 
     async def stop(self) -> None:
         """Stop dialling, close the session and the loopback listener."""
@@ -163,7 +192,7 @@ class TunnelClient:
         ) as ws:
             set_nodelay(ws.transport)
             welcome = await asyncio.wait_for(self._authenticate(ws), _HANDSHAKE_TIMEOUT_S)
-            mux = Mux(ws, max_frame=opts.max_frame)
+            mux = Mux(ws, max_frame=opts.max_frame, on_response=self._requests.deliver)
             self._mux, self.session_id = mux, welcome.session
             self.sessions_opened += 1
             self.last_refusal = None
@@ -174,6 +203,7 @@ class TunnelClient:
             finally:
                 self._session_ready.clear()
                 self._mux = None
+                self._requests.fail_all("socket closed")
 
     async def _authenticate(self, ws: ClientConnection) -> Welcome:
         opts = self._options

@@ -24,6 +24,8 @@ log = logging.getLogger("vsc.tunnel")
 
 StreamPair = tuple[asyncio.StreamReader, asyncio.StreamWriter]
 Opener = Callable[[int], Awaitable[StreamPair]]
+MessageHandler = Callable[[int, bytes], Awaitable[None]]
+"""Receives ``(request id, payload)`` of a REQUEST (gateway) or RESPONSE (agent) frame; must not block."""
 DEFAULT_STREAM_BUFFER_FRAMES = 64
 DEFAULT_MAX_STREAMS = 64
 _READ_CHUNK = 256 * 1024
@@ -55,6 +57,8 @@ class Mux:
             ``None`` on the agent side, which refuses OPEN frames.
         stream_buffer_frames: Inbound frames queued per stream before back-pressure applies.
         max_streams: Concurrent streams allowed; further OPENs are answered with CLOSE.
+        on_request: Gateway side: handles REQUEST frames; ``None`` refuses them as a protocol error.
+        on_response: Agent side: handles RESPONSE frames; ``None`` refuses them as a protocol error.
     """
 
     def __init__(
@@ -65,6 +69,8 @@ class Mux:
         opener: Opener | None = None,
         stream_buffer_frames: int = DEFAULT_STREAM_BUFFER_FRAMES,
         max_streams: int = DEFAULT_MAX_STREAMS,
+        on_request: MessageHandler | None = None,
+        on_response: MessageHandler | None = None,
     ) -> None:
         self._ws = ws
         self._chunk = min(_READ_CHUNK, max_frame - HEADER_SIZE)
@@ -73,6 +79,7 @@ class Mux:
         self._max_streams = max_streams
         self._streams: dict[int, _Stream] = {}
         self._next_id = 1
+        self._handlers = {Kind.REQUEST: on_request, Kind.RESPONSE: on_response}
 
     @property
     def stream_count(self) -> int:
@@ -86,6 +93,10 @@ class Mux:
         stream = self._new_stream(stream_id)
         await self._ws.send(encode_frame(Kind.OPEN, stream_id))
         self._start(stream_id, stream, reader, writer)
+
+    async def send_message(self, kind: Kind, request_id: int, payload: bytes) -> None:
+        """Send one REQUEST or RESPONSE frame (raises ``ConnectionClosed`` if the session is gone)."""
+        await self._ws.send(encode_frame(kind, request_id, payload))
 
     async def run(self) -> None:
         """Dispatch inbound frames until the WebSocket closes; then close every stream.
@@ -106,6 +117,12 @@ class Mux:
 
     async def _dispatch(self, data: bytes) -> None:
         frame = decode_frame(data)
+        if frame.kind in self._handlers:
+            handler = self._handlers[frame.kind]
+            if handler is None:
+                raise TunnelProtocolError(f"{frame.kind.name} frames are not accepted here", kind=frame.kind)
+            await handler(frame.stream, frame.payload)
+            return
         stream = self._streams.get(frame.stream)
         if frame.kind is Kind.OPEN:
             await self._open(frame.stream)

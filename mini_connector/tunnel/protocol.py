@@ -31,11 +31,13 @@ HEADER_SIZE = _HEADER.size
 
 
 class Kind(IntEnum):
-    """Binary frame kinds; 0x10 and up are reserved for later request/response kinds."""
+    """Binary frame kinds; REQUEST/RESPONSE carry buffer and key calls (``stream`` is the request id)."""
 
     OPEN = 0x01
     DATA = 0x02
     CLOSE = 0x03
+    REQUEST = 0x10
+    RESPONSE = 0x11
 
 
 class Frame(NamedTuple):

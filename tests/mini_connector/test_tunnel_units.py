@@ -24,8 +24,8 @@ def test_frames_round_trip_and_reject_garbage() -> None:
     assert (frame.kind, frame.stream, frame.payload) == (Kind.DATA, 2**32 - 1, b"abc")
     with pytest.raises(TunnelProtocolError, match="shorter"):
         decode_frame(b"\x01\x00")
-    with pytest.raises(TunnelProtocolError, match="unknown frame kind 0x10"):
-        decode_frame(b"\x10\x00\x00\x00\x01")
+    with pytest.raises(TunnelProtocolError, match="unknown frame kind 0x12"):
+        decode_frame(b"\x12\x00\x00\x00\x01")
 
 
 @pytest.mark.parametrize(

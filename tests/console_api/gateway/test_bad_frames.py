@@ -15,6 +15,7 @@ BAD_FRAMES = {
     "unknown_kind": (encode_frame(0x7F, 1, b"x"), 1002),  # type: ignore[arg-type]
     "text_after_welcome": ("hello?", 1002),
     "open_twice": (None, 1002),
+    "response_to_gateway": (encode_frame(Kind.RESPONSE, 1, b"\0\0\0\x02{}"), 1002),
     "oversized": (encode_frame(Kind.DATA, 1, b"\0" * (2 << 20)), 1009),
 }
 
