@@ -1,4 +1,4 @@
-"""PostgreSQL -> PostgreSQL binary pages: taken only when storage types match; exact, resumable, idempotent."""
+"""PostgreSQL -> PostgreSQL binary pages: only when storage types match; exact, resumable, idempotent."""
 
 from __future__ import annotations
 
@@ -22,13 +22,18 @@ def test_binary_pages_move_every_row_once_and_resume(pg_database: Callable[[str]
         dst.ensure_table(schema)
         assert can_pass_through(src, dst, schema=schema, table="order_lines")
         key = list(schema.primary_key)
-        pages = list(binary_pages(src, dst, schema=schema, table="order_lines", order_by=key, after=None,
-                                  since=None, since_column=None, batch_rows=300))  # fmt: skip
+        common = {
+            "schema": schema,
+            "table": "order_lines",
+            "order_by": key,
+            "since": None,
+            "since_column": None,
+        }
+        pages = list(binary_pages(src, dst, after=None, batch_rows=300, **common))
         assert sum(p.rows for p in pages) == sum(p.written for p in pages) == src.fingerprint(schema).rows
         assert dst.fingerprint(schema) == src.fingerprint(schema)
         # Resuming after the second page moves the rest again as no-op upserts (R8): 0 written.
-        again = list(binary_pages(src, dst, schema=schema, table="order_lines", order_by=key,
-                                  after=pages[1].position, since=None, since_column=None, batch_rows=300))  # fmt: skip
+        again = list(binary_pages(src, dst, after=pages[1].position, batch_rows=300, **common))
         assert sum(p.rows for p in again) == sum(p.rows for p in pages[2:])
         assert sum(p.written for p in again) == 0
 
