@@ -8,6 +8,7 @@ Temporal activity context, so the difference to the orchestrated run is the orch
 
 from __future__ import annotations
 
+import dataclasses
 import secrets
 import subprocess
 import uuid
@@ -17,13 +18,15 @@ from pathlib import Path
 
 import psycopg
 from psycopg import sql as pgsql
+from temporalio.testing import ActivityEnvironment
 
 from activities.buffer import BufferStore, DirectoryBackend
-from activities.connections import ConnectionProfile
+from activities.connections import ConnectionProfile, ConnectionRegistry
 from activities.crypto import LocalKeyring
 from activities.sql import SqlConnector, open_connector
-from activities.sync_steps import BatchStream
+from activities.sync_steps import BatchStream, SyncSteps
 from workflows import contracts as c
+from workflows.queues import agent_queue
 
 BATCH_ROWS = 50_000
 BENCH_TENANT = "bench"
@@ -109,18 +112,23 @@ def _resumed(stream: BatchStream) -> BatchStream:
 
 
 def pattern_311(target: Target) -> None:
-    """Pattern 3.1.1 in-process: keyset extract to Arrow batches, upsert each batch (as ``copy_table``)."""
-    src_profile, dst_profile = _profiles(target)
-    with open_connector(src_profile) as src, open_connector(dst_profile) as dst:
-        stream = _slices(src, table=target.table)
-        schema = stream.schema
-        dst.ensure_table(schema, table=target.table)
-        while True:
-            for batch in stream:
-                dst.load(schema=schema, batch=batch, key=schema.primary_key, table=target.table)
-            if stream.progress.done:
-                return
-            stream = _resumed(stream)
+    """Pattern 3.1.1 in-process: the real ``copy_table`` activity, called until its table is done."""
+    registry = ConnectionRegistry(_profiles(target))
+    steps = SyncSteps(connections=lambda: registry, buffer=None)
+    env = ActivityEnvironment()
+    env.info = dataclasses.replace(env.info, task_queue=agent_queue(BENCH_TENANT, "bench"))
+    progress = c.StepProgress()
+    while not progress.done:
+        progress = env.run(
+            steps.copy_table,
+            c.CopyTableInput(
+                tenant=BENCH_TENANT,
+                read=c.TableRead(connection="bench_src", table=target.table, after=progress.after),
+                destination_connection="bench_dst",
+                destination_table=target.table,
+                limits=c.BatchLimits(batch_rows=50_000),
+            ),
+        )
 
 
 def pattern_331(target: Target) -> None:
