@@ -13,6 +13,7 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from console_api import cli_agents
 from console_api.demo import prepare_demo, run_demo_flows
 from console_api.runs import follow_run, print_results, start_run, ui_link
 from console_api.settings import ConsoleSettings
@@ -22,6 +23,8 @@ from workflows.registry import WORKFLOW_BY_PATTERN
 app = typer.Typer(help="Van Sales Connector control plane.", no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 140)
 SETTINGS = ConsoleSettings()
+app.add_typer(cli_agents.agents_app, name="agents")
+app.command("gateway")(cli_agents.gateway)
 
 HomeOpt = Annotated[Path, typer.Option("--home", help="Where the stack keeps its state (VSC_HOME).")]
 
