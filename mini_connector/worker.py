@@ -25,6 +25,7 @@ from activities.connections import ConnectionRegistry, registry_loader
 from activities.errors import GatewayRefusedError, InvalidInputError
 from activities.sync_steps import SyncSteps
 from activities.wiring import build_buffer
+from mini_connector.enroll import agent_version
 from mini_connector.settings import AgentSettings
 from mini_connector.tunnel import Backoff, Signer, TunnelClient, TunnelOptions
 from workflows.converter import DATA_CONVERTER
@@ -49,6 +50,7 @@ def _tunnel_options(settings: AgentSettings, gateway_url: str, registry: Registr
         gateway_url=gateway_url,
         tenant=settings.tenant,
         agent_id=settings.agent_id,
+        version=agent_version(),
         host=socket.gethostname(),
         endpoints=registry().names(),
         ssl_context=ssl_context,
