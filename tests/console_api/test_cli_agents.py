@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import json
+import socket
+import sys
 import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import typer
+import websockets
 from typer.testing import CliRunner
 
 from activities.metadata import make_engine, provision_tenant
@@ -15,8 +20,10 @@ from console_api.cli import app
 from console_api.cli_agents import parse_ttl
 from console_api.gateway import consume_enrollment_token
 from console_api.gateway.agents import AgentIdentity, mark_online
-from mini_connector.tunnel import InMemoryEd25519Signer
+from mini_connector.tunnel import CONNECT_PATH, InMemoryEd25519Signer
 from mini_connector.tunnel.protocol import Hello
+
+ROOT = Path(__file__).resolve().parents[2]
 
 
 def vsc(*args: str) -> tuple[int, str, str]:
@@ -95,3 +102,37 @@ def test_parse_ttl() -> None:
     for bad in ("0h", "1w", "h", "-1h"):
         with pytest.raises(typer.BadParameter):
             parse_ttl(bad)
+
+
+async def test_vsc_gateway_serves_challenges_in_the_foreground(tmp_path: Path) -> None:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port = s.getsockname()[1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "console_api.cli",
+        "gateway",
+        "--port",
+        str(port),
+        "--metadata-url",
+        f"sqlite:///{tmp_path / 'metadata.db'}",
+        cwd=ROOT,
+        env={"PYTHONPATH": str(ROOT), "PATH": "/usr/bin:/bin", "VSC_GATEWAY_GATEWAY_ID": "gw-cli"},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
+    try:
+        for _ in range(200):
+            try:
+                async with websockets.connect(f"ws://127.0.0.1:{port}{CONNECT_PATH}") as ws:
+                    challenge = json.loads(await ws.recv())
+                break
+            except OSError:
+                await asyncio.sleep(0.1)
+        else:
+            raise AssertionError("vsc gateway never listened")
+        assert challenge["type"] == "challenge" and challenge["gateway"] == "gw-cli"
+    finally:
+        proc.terminate()
+        await proc.wait()
