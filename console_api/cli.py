@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import os
 import sys
 import uuid
 from pathlib import Path
@@ -13,7 +14,10 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from activities.errors import VscError
+from console_api import cli_agents
 from console_api.demo import prepare_demo, run_demo_flows
+from console_api.demo_agent import agent_env, prepare_demo_agent
 from console_api.runs import follow_run, print_results, start_run, ui_link
 from console_api.settings import ConsoleSettings
 from infra import devstack
@@ -22,22 +26,48 @@ from workflows.registry import WORKFLOW_BY_PATTERN
 app = typer.Typer(help="Van Sales Connector control plane.", no_args_is_help=True)
 console = Console(width=None if sys.stdout.isatty() else 140)
 SETTINGS = ConsoleSettings()
+app.add_typer(cli_agents.agents_app, name="agents")
+app.command("gateway")(cli_agents.gateway)
 
 HomeOpt = Annotated[Path, typer.Option("--home", help="Where the stack keeps its state (VSC_HOME).")]
 
 
+def _service_env(home: Path, metadata_url: str, name: str) -> dict[str, str]:
+    if name == devstack.AGENT:
+        return agent_env(home)  # its own home; no Temporal address, no JSON registry
+    env = {**os.environ, "VSC_HOME": str(home), "VSC_METADATA_URL": metadata_url}
+    if name == "gateway":
+        env.update(
+            VSC_GATEWAY_HOST="127.0.0.1",
+            VSC_GATEWAY_PORT=str(devstack.GATEWAY_PORT),
+            VSC_GATEWAY_GATEWAY_ID="devstack",
+            VSC_GATEWAY_METADATA_URL=metadata_url,
+        )
+    return env
+
+
 @app.command()
 def up(home: HomeOpt = SETTINGS.home) -> None:
-    """Start the embedded stack: Temporal dev server, cloud worker, agent worker."""
+    """Start the embedded stack: Temporal dev server, gateway, agent (through the gateway), cloud worker."""
     home.mkdir(parents=True, exist_ok=True)
+    metadata_url = f"sqlite:///{(home / 'metadata.db').resolve()}"
     for service in devstack.services(home):
         with console.status(f"starting {service.name}..."):
             try:
-                pid = devstack.start(home, service, env={"VSC_HOME": str(home), "VSC_AGENT_HOME": str(home)})
+                if service.name == devstack.AGENT:
+                    done = prepare_demo_agent(
+                        home, gateway_url=devstack.GATEWAY_URL, metadata_url=metadata_url
+                    )
+                    console.print(done)
+                pid = devstack.start(home, service, env=_service_env(home, metadata_url, service.name))
             except devstack.StackError as exc:
                 console.print(f"[red]error:[/] {exc}")
                 raise typer.Exit(1) from None
+            except VscError as exc:
+                console.print(f"[red]error:[/] {exc.message}")
+                raise typer.Exit(1) from None
         console.print(f"[green]up[/] {service.name} (pid {pid})")
+    console.print(f"agent gateway: {devstack.GATEWAY_URL}  (agents: `vsc agents list`)")
     console.print(f"Temporal Web UI: http://127.0.0.1:{devstack.UI_PORT}  (stop everything with `vsc down`)")
 
 

@@ -41,15 +41,8 @@ def _recreate_mariadb(db: str) -> None:
         conn.close()
 
 
-def write_registries(home: Path) -> None:
-    """Connection registries of the demo: the agent's local endpoints and the cloud's warehouse."""
-    sqlite_path = (home / "onprem.db").resolve()
-    agent = [
-        {"name": "erp_sqlite", "kind": "sqlite", "url": f"sqlite:///{sqlite_path}"},
-        {"name": "erp_mariadb", "kind": "mysql", "url": MARIADB.format(db="vsc_onprem")},
-        {"name": "erp_pg", "kind": "postgresql", "url": PG.format(db="vsc_onprem")},
-        {"name": "local_dw", "kind": "postgresql", "url": PG.format(db="vsc_local_dw"), "write": True},
-    ]
+def write_cloud_registry(home: Path) -> None:
+    """The cloud worker's connection registry: the "cloud" warehouse (the agent's are in its vault)."""
     cloud = [
         {
             "name": "cloud_dw",
@@ -59,10 +52,9 @@ def write_registries(home: Path) -> None:
             "write": True,
         },
     ]
-    for name, conns in (("agent-connections.json", agent), ("cloud-connections.json", cloud)):
-        path = home / name
-        path.write_text(json.dumps({"connections": conns}, indent=2))
-        path.chmod(0o600)
+    path = home / "cloud-connections.json"
+    path.write_text(json.dumps({"connections": cloud}, indent=2))
+    path.chmod(0o600)
 
 
 ORDER_LINES_TRANSFORM: dict[str, Any] = {
@@ -114,14 +106,14 @@ def demo_runs() -> list[tuple[str, dict[str, Any]]]:
 
 
 def prepare_demo(*, home: Path, scale: float, console: Console) -> None:
-    """(Re)create the demo databases, write the connection registries and load the ERP."""
+    """(Re)create the demo databases, write the cloud registry and load the ERP."""
     home.mkdir(parents=True, exist_ok=True)
     with console.status("creating demo databases..."):
         for db in ("vsc_onprem", "vsc_local_dw", "vsc_cloud"):
             _recreate_pg(db)
         _recreate_mariadb("vsc_onprem")
         (home / "onprem.db").unlink(missing_ok=True)
-    write_registries(home)
+    write_cloud_registry(home)
     sources = {
         "SQLite": f"sqlite:///{(home / 'onprem.db').resolve()}",
         "MariaDB": MARIADB.format(db="vsc_onprem"),

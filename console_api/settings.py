@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
+from pydantic import model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.settings import TemporalConfig
@@ -18,3 +19,11 @@ class ConsoleSettings(BaseSettings):
     temporal: TemporalConfig = TemporalConfig()
     tenant: str = "demo"
     """Tenant whose cloud queue `vsc run` uses when --tenant is not given."""
+    metadata_url: str = ""
+    """Metadata store of agents, tokens and audit; empty means ``sqlite:///<home>/metadata.db``."""
+
+    @model_validator(mode="after")
+    def _default_metadata(self) -> ConsoleSettings:
+        if not self.metadata_url:
+            self.metadata_url = f"sqlite:///{self.home / 'metadata.db'}"
+        return self

@@ -1,4 +1,4 @@
-"""The embedded dev stack: Temporal dev server, cloud worker and agent worker as local processes.
+"""The embedded dev stack: Temporal dev server, agent gateway, cloud worker and agent as local processes.
 
 State lives under ``.vsc/`` (pid files, logs, Temporal's history db), so ``vsc up`` after a
 reboot finds its history again and ``vsc down`` stops exactly what ``vsc up`` started.
@@ -18,6 +18,11 @@ from pathlib import Path
 
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
+GATEWAY_PORT = 8765
+GATEWAY_URL = f"ws://127.0.0.1:{GATEWAY_PORT}"
+"""Plain ws is accepted on loopback only; a real deployment serves wss."""
+AGENT = "agent-worker"
+"""The agent runs after enrollment (see ``vsc up``): its identity comes from the vault."""
 
 
 @dataclass(frozen=True)
@@ -66,8 +71,9 @@ def services(home: Path) -> list[Service]:
             ),
             port=TEMPORAL_PORT,
         ),
+        Service(name="gateway", argv=(py, "-m", "console_api.gateway"), port=GATEWAY_PORT),
+        Service(name=AGENT, argv=(py, "-m", "mini_connector.cli", "run", "--verbose")),
         Service(name="cloud-worker", argv=(py, "-m", "workers.cloud")),
-        Service(name="agent-worker", argv=(py, "-m", "mini_connector.worker")),
     ]
 
 
@@ -96,6 +102,9 @@ def running_pid(home: Path, name: str) -> int | None:
 def start(home: Path, service: Service, *, env: dict[str, str] | None = None, timeout: float = 60.0) -> int:
     """Start ``service`` detached, logging to ``home/logs``; wait until its port answers.
 
+    ``env`` is the child's whole environment (default: this process's), so a caller can also
+    withhold variables, as the agent's is withheld any Temporal address.
+
     Returns:
         The pid (an already running instance is reused).
     """
@@ -115,7 +124,7 @@ def start(home: Path, service: Service, *, env: dict[str, str] | None = None, ti
         stderr=subprocess.STDOUT,
         stdin=subprocess.DEVNULL,
         start_new_session=True,
-        env={**os.environ, **(env or {})},
+        env=dict(os.environ) if env is None else env,
     )
     _pid_file(home, service.name).write_text(str(proc.pid))
     deadline = time.monotonic() + timeout

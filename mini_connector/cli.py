@@ -1,4 +1,4 @@
-"""``vsc-agent``: set up and inspect the on-premise agent (vault, enrollment, credentials, doctor).
+"""``vsc-agent``: set up, run and inspect the on-premise agent (vault, enrollment, credentials, doctor).
 
 Secrets (database passwords, the private key, the enrollment token) are never printed or logged;
 only names, kinds, masked URLs and the public key are shown.
@@ -7,6 +7,7 @@ only names, kinds, masked URLs and the public key are shown.
 from __future__ import annotations
 
 import asyncio
+import logging
 from pathlib import Path
 from typing import Annotated
 
@@ -20,6 +21,7 @@ from mini_connector._dial import endpoint
 from mini_connector.doctor import check_credential, check_gateway, check_vault
 from mini_connector.enroll import enroll as enroll_with_gateway
 from mini_connector.identity import AgentIdentity, AgentKey
+from mini_connector.run import run_agent
 
 app = typer.Typer(help="The Van Sales Connector on-premise agent.", no_args_is_help=True)
 vault_app = typer.Typer(help="Encrypted backup and restore of the local vault.")
@@ -71,6 +73,25 @@ def enroll(
         )
     typer.echo(f"enrolled agent {result.agent_id!r} of tenant {result.tenant!r} with gateway {gateway}")
     typer.echo(f"public key: {key.public_key_b64()}")
+
+
+@app.command()
+def run(
+    verbose: Annotated[bool, typer.Option("--verbose", "-v", help="Log every reconnect and task.")] = False,
+) -> None:
+    """Serve this agent's task queues through the gateway, reconnecting until stopped.
+
+    Identity, gateway URL and credentials come from the vault; the agent needs no Temporal
+    address. Exits 1 when the vault is missing, the agent is not enrolled, or the gateway
+    refuses it for good (revoked, unknown, another key).
+    """
+    logging.basicConfig(
+        level=logging.INFO if verbose else logging.WARNING,
+        format="%(asctime)s %(levelname)s %(name)s %(message)s",
+    )
+    logging.getLogger("vsc.agent").setLevel(logging.INFO)
+    with cli_errors():
+        asyncio.run(run_agent())
 
 
 @app.command()

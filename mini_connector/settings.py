@@ -11,7 +11,7 @@ from activities.settings import BufferConfig, TemporalConfig
 
 
 class AgentSettings(BaseSettings):
-    """Who the agent is and what it reaches; credentials stay in its local registry file."""
+    """Where the agent keeps its state and how it connects; identity and credentials are in the vault."""
 
     model_config = SettingsConfigDict(env_prefix="VSC_AGENT_", env_nested_delimiter="__")
 
@@ -22,8 +22,6 @@ class AgentSettings(BaseSettings):
     """Direct Temporal connection, used only when no ``gateway_url`` is set (see worker.py)."""
     gateway_url: str | None = None
     """``wss://host:port`` of the gateway; when set the agent reaches Temporal only through it."""
-    identity_key_file: Path | None = None
-    """PEM Ed25519 private key of the agent (until the local vault holds it); relative to ``home``."""
     gateway_ca_file: Path | None = None
     """CA bundle that signs the gateway's certificate, when it is not a public CA."""
     gateway_ping_interval: float = 10.0
@@ -47,7 +45,5 @@ class AgentSettings(BaseSettings):
         self.connections_file = self.home / self.connections_file
         self.vault_file = self.home / self.vault_file
         self.vault_secret_file = self.home / self.vault_secret_file
-        if self.identity_key_file is not None:
-            self.identity_key_file = self.home / self.identity_key_file
         self.buffer = self.buffer.under(self.home)
         return self

@@ -14,6 +14,7 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
+from typing import Any
 
 from activities.atomic_file import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, write_private_file
 from activities.connections import ConnectionRegistry
@@ -235,6 +236,24 @@ class Vault:
     def registry(self) -> ConnectionRegistry:
         """The credentials as the connection registry the agent worker serves activities from."""
         return ConnectionRegistry(c.profile() for c in self.load().credentials)
+
+    def registry_loader(self) -> Callable[[], ConnectionRegistry]:
+        """A registry source for the worker that decrypts the vault again only when the file changed.
+
+        So credentials added with ``vsc-agent credentials add`` reach a running agent.
+        """
+        cache: dict[str, Any] = {"stamp": None, "registry": ConnectionRegistry([])}
+
+        def load() -> ConnectionRegistry:
+            st = self.path.stat()
+            stamp = (st.st_mtime_ns, st.st_size, st.st_ino)
+            if stamp != cache["stamp"]:
+                cache["registry"] = self.registry()
+                cache["stamp"] = stamp
+            registry: ConnectionRegistry = cache["registry"]
+            return registry
+
+        return load
 
     # ----- backup -----
 

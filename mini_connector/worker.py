@@ -1,17 +1,20 @@
 """The agent's Temporal worker: serves ``vsc.<tenant>.agent.<agent_id>``.
 
 The connection bootstrap is isolated in :func:`connect`: through the outbound WebSocket tunnel
-when a gateway is configured, else a direct dial; workflows and activities never know which. Run with
-``python -m mini_connector.worker``.
+when a gateway is configured, else a direct dial; workflows and activities never know which.
+Where credentials come from and who signs the gateway challenge are the caller's choice:
+``vsc-agent run`` passes the vault's registry and key, tests pass their own. ``python -m
+mini_connector.worker`` is the direct-dial development worker with a JSON registry (no gateway).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import socket
 import ssl
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from weakref import WeakKeyDictionary
@@ -20,14 +23,14 @@ from temporalio.client import Client
 from temporalio.worker import Worker
 
 from activities.buffer import BufferStore
-from activities.connections import registry_loader
-from activities.errors import InvalidInputError
+from activities.connections import ConnectionRegistry, registry_loader
+from activities.errors import GatewayRefusedError, InvalidInputError
 from activities.sync_steps import SyncSteps
 from activities.wiring import build_buffer
+from mini_connector.enroll import agent_version
 from mini_connector.gateway_buffer import build_gateway_buffer
 from mini_connector.settings import AgentSettings
 from mini_connector.tunnel import Backoff, Signer, TunnelClient, TunnelOptions
-from mini_connector.tunnel.signer import load_pem_signer
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import agent_queue
 
@@ -35,8 +38,16 @@ log = logging.getLogger("vsc.agent")
 _TUNNELS: WeakKeyDictionary[Client, TunnelClient] = WeakKeyDictionary()
 """The tunnel behind each client :func:`connect` made, so the buffer can use the same session."""
 
+RegistrySource = Callable[[], ConnectionRegistry]
+"""Returns the agent's current connection registry; called per activity, so it may re-read."""
 
-def _tunnel_options(settings: AgentSettings, gateway_url: str) -> TunnelOptions:
+
+def json_registry(settings: AgentSettings) -> RegistrySource:
+    """The registry in ``settings.connections_file`` (development and tests; the vault replaces it)."""
+    return registry_loader(settings.connections_file)
+
+
+def _tunnel_options(settings: AgentSettings, gateway_url: str, registry: RegistrySource) -> TunnelOptions:
     ssl_context = None
     if settings.gateway_ca_file is not None:
         ssl_context = ssl.create_default_context(cafile=str(settings.gateway_ca_file))
@@ -44,8 +55,9 @@ def _tunnel_options(settings: AgentSettings, gateway_url: str) -> TunnelOptions:
         gateway_url=gateway_url,
         tenant=settings.tenant,
         agent_id=settings.agent_id,
+        version=agent_version(),
         host=socket.gethostname(),
-        endpoints=registry_loader(settings.connections_file)().names(),
+        endpoints=registry().names(),
         ssl_context=ssl_context,
         backoff=Backoff(cap_seconds=settings.reconnect_cap_seconds),
         ping_interval=settings.gateway_ping_interval,
@@ -53,30 +65,64 @@ def _tunnel_options(settings: AgentSettings, gateway_url: str) -> TunnelOptions:
     )
 
 
-@asynccontextmanager
-async def connect(settings: AgentSettings, *, signer: Signer | None = None) -> AsyncIterator[Client]:
-    """The agent's Temporal client, open for the duration of the block.
+class AgentConnection:
+    """The agent's Temporal client plus, through a gateway, the tunnel that carries it."""
 
-    With ``gateway_url`` set, the client talks only to the loopback port of the agent's own
-    tunnel, which carries its gRPC to the gateway; ``signer`` (default: ``identity_key_file``)
-    proves the agent's identity there. Without a gateway it dials ``temporal.address`` directly.
+    def __init__(self, client: Client, tunnel: TunnelClient | None) -> None:
+        self.client = client
+        self.tunnel = tunnel
+
+    async def refused(self) -> GatewayRefusedError:
+        """Wait until the gateway refuses this agent for good (revoked, unknown); never without one."""
+        if self.tunnel is None:
+            await asyncio.Future()
+        assert self.tunnel is not None
+        return await self.tunnel.wait_refused()
+
+
+@asynccontextmanager
+async def open_connection(
+    settings: AgentSettings, *, signer: Signer | None = None, registry: RegistrySource | None = None
+) -> AsyncIterator[AgentConnection]:
+    """Like :func:`connect`, but also exposes the tunnel so callers can stop on a final refusal.
+
+    Raises:
+        InvalidInputError: A gateway is configured but no signer was given.
+        GatewayRefusedError: The gateway refused the agent for good before the first session.
     """
     if settings.gateway_url is None:
-        yield await Client.connect(
+        client = await Client.connect(
             settings.temporal.address, namespace=settings.temporal.namespace, data_converter=DATA_CONVERTER
         )
+        yield AgentConnection(client, None)
         return
     if signer is None:
-        if settings.identity_key_file is None:
-            raise InvalidInputError("a gateway_url needs the agent's identity_key_file (or a signer)")
-        signer = load_pem_signer(settings.identity_key_file)
-    async with TunnelClient(_tunnel_options(settings, settings.gateway_url), signer) as tunnel:
-        await tunnel.wait_connected()
+        raise InvalidInputError(
+            "a gateway needs the agent's key to sign its challenge: run the agent with `vsc-agent run`"
+        )
+    options = _tunnel_options(settings, settings.gateway_url, registry or json_registry(settings))
+    async with TunnelClient(options, signer) as tunnel:
+        await tunnel.wait_connected_or_refused()
         client = await Client.connect(
             tunnel.address, namespace=settings.temporal.namespace, data_converter=DATA_CONVERTER
         )
         _TUNNELS[client] = tunnel
-        yield client
+        yield AgentConnection(client, tunnel)
+
+
+@asynccontextmanager
+async def connect(
+    settings: AgentSettings, *, signer: Signer | None = None, registry: RegistrySource | None = None
+) -> AsyncIterator[Client]:
+    """The agent's Temporal client, open for the duration of the block.
+
+    With ``gateway_url`` set, the client talks only to the loopback port of the agent's own
+    tunnel, which carries its gRPC to the gateway; ``signer`` proves the agent's identity there
+    and ``registry`` names the endpoints it reports. Without a gateway it dials
+    ``temporal.address`` directly.
+    """
+    async with open_connection(settings, signer=signer, registry=registry) as connection:
+        yield connection.client
 
 
 def _agent_buffer(client: Client, settings: AgentSettings) -> BufferStore:
@@ -88,11 +134,18 @@ def _agent_buffer(client: Client, settings: AgentSettings) -> BufferStore:
     )
 
 
-def build_worker(client: Client, settings: AgentSettings, executor: ThreadPoolExecutor) -> Worker:
-    """The agent worker with its activities; it registers no workflows."""
-    steps = SyncSteps(
-        connections=registry_loader(settings.connections_file), buffer=_agent_buffer(client, settings)
-    )
+def build_worker(
+    client: Client,
+    settings: AgentSettings,
+    executor: ThreadPoolExecutor,
+    *,
+    registry: RegistrySource | None = None,
+) -> Worker:
+    """The agent worker with its activities; it registers no workflows.
+
+    ``registry`` defaults to the JSON file of ``settings.connections_file``.
+    """
+    steps = SyncSteps(connections=registry or json_registry(settings), buffer=_agent_buffer(client, settings))
     return Worker(
         client,
         task_queue=agent_queue(settings.tenant, settings.agent_id),
@@ -102,14 +155,36 @@ def build_worker(client: Client, settings: AgentSettings, executor: ThreadPoolEx
     )
 
 
-async def main(settings: AgentSettings | None = None) -> None:
-    """Serve the agent queue until cancelled."""
-    settings = settings or AgentSettings()
-    async with connect(settings) as client:
+async def serve_agent(
+    settings: AgentSettings, *, signer: Signer | None = None, registry: RegistrySource | None = None
+) -> None:
+    """Serve the agent queue until cancelled, reconnecting through the gateway as needed.
+
+    Raises:
+        GatewayRefusedError: The gateway refused the agent for good (revoked, unknown agent,
+            key mismatch); the worker is stopped first.
+    """
+    registry = registry or json_registry(settings)
+    async with open_connection(settings, signer=signer, registry=registry) as connection:
         with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as executor:
-            worker = build_worker(client, settings, executor)
+            worker = build_worker(connection.client, settings, executor, registry=registry)
             log.info("agent worker serving %s", worker.task_queue)
-            await worker.run()
+            running = asyncio.create_task(worker.run())
+            refused = asyncio.create_task(connection.refused())
+            await asyncio.wait({running, refused}, return_when=asyncio.FIRST_COMPLETED)
+            if refused.done():
+                running.cancel()
+                # the tunnel is gone, so a graceful shutdown cannot reach Temporal: do not wait long
+                with contextlib.suppress(asyncio.CancelledError, TimeoutError, Exception):
+                    await asyncio.wait_for(running, 5)
+                raise refused.result()
+            refused.cancel()
+            await running
+
+
+async def main(settings: AgentSettings | None = None) -> None:
+    """Serve the agent queue, dialing Temporal directly, with the JSON registry."""
+    await serve_agent(settings or AgentSettings())
 
 
 if __name__ == "__main__":

@@ -43,6 +43,9 @@ from mini_connector.tunnel.signer import Signer
 log = logging.getLogger("vsc.tunnel")
 _HANDSHAKE_TIMEOUT_S = 15.0
 
+FINAL_REFUSALS = frozenset({"revoked", "unknown_agent", "bad_signature"})
+"""Refusal codes that retrying cannot cure: the client stops dialling and reports them."""
+
 
 class TunnelOptions(BaseModel):
     """Who the agent is, where the gateway is, and how the tunnel behaves."""
@@ -83,6 +86,7 @@ class TunnelClient:
         self.session_id: str | None = None
         self.sessions_opened = 0
         self.last_refusal: GatewayRefusedError | None = None
+        self._final_refusal: asyncio.Future[GatewayRefusedError] | None = None
 
     @property
     def address(self) -> str:
@@ -94,6 +98,7 @@ class TunnelClient:
 
     async def start(self) -> None:
         """Listen on 127.0.0.1 (ephemeral port) and start dialling the gateway in the background."""
+        self._final_refusal = asyncio.get_running_loop().create_future()
         self._server = await asyncio.start_server(self._accept, "127.0.0.1", 0)
         self._runner = asyncio.create_task(self._run_forever())
 
@@ -128,6 +133,28 @@ class TunnelClient:
     def max_frame(self) -> int:
         """Largest frame the session carries; requests chunk their bodies below it."""
         return self._options.max_frame
+
+    async def wait_refused(self) -> GatewayRefusedError:
+        """Wait for a refusal in :data:`FINAL_REFUSALS`; after one the client has stopped dialling."""
+        if self._final_refusal is None:
+            raise RuntimeError("the tunnel client is not started")
+        return await asyncio.shield(self._final_refusal)
+
+    async def wait_connected_or_refused(self) -> str:
+        """Wait for an open session and return its id.
+
+        Raises:
+            GatewayRefusedError: The gateway refused the agent for good first (revoked, unknown
+                agent, key mismatch), so waiting longer would wait forever.
+        """
+        connected = asyncio.ensure_future(self.wait_connected())
+        refused = asyncio.ensure_future(self.wait_refused())
+        await asyncio.wait({connected, refused}, return_when=asyncio.FIRST_COMPLETED)
+        if connected.done():
+            refused.cancel()
+            return connected.result()
+        connected.cancel()
+        raise refused.result()
 
     async def stop(self) -> None:
         """Stop dialling, close the session and the loopback listener."""
@@ -171,6 +198,9 @@ class TunnelClient:
             except GatewayRefusedError as exc:
                 self.last_refusal = exc
                 log.error("gateway refused the session: %s", exc.message)
+                if exc.fields.get("code") in FINAL_REFUSALS and self._final_refusal is not None:
+                    self._final_refusal.set_result(exc)
+                    return
             except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, TunnelProtocolError) as exc:
                 log.warning("gateway session ended: %s", exc)
             delay = self._options.backoff.delay(attempt)

@@ -7,14 +7,11 @@ can keep the private key wherever it likes.
 from __future__ import annotations
 
 import base64
-from pathlib import Path
 from typing import Protocol, runtime_checkable
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat, load_pem_private_key
-
-from activities.errors import InvalidInputError
+from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 
 @runtime_checkable
@@ -48,21 +45,6 @@ class InMemoryEd25519Signer:
     def sign(self, data: bytes) -> bytes:
         """Ed25519 signature of ``data``."""
         return self._key.sign(data)
-
-
-def load_pem_signer(path: Path) -> InMemoryEd25519Signer:
-    """A signer from an unencrypted PEM Ed25519 private key file (stand-in until the vault holds it).
-
-    Raises:
-        InvalidInputError: The file does not hold an Ed25519 private key.
-    """
-    try:
-        key = load_pem_private_key(path.read_bytes(), password=None)
-    except (OSError, ValueError, TypeError):
-        raise InvalidInputError(f"identity key file {path} is not a readable PEM private key") from None
-    if not isinstance(key, Ed25519PrivateKey):
-        raise InvalidInputError(f"identity key file {path} does not hold an Ed25519 key")
-    return InMemoryEd25519Signer(key)
 
 
 def verify_signature(*, public_key_b64: str, signature_b64: str, data: bytes) -> bool:
