@@ -42,6 +42,10 @@ def _service_env(home: Path, metadata_url: str, name: str) -> dict[str, str]:
             VSC_GATEWAY_PORT=str(devstack.GATEWAY_PORT),
             VSC_GATEWAY_GATEWAY_ID="devstack",
             VSC_GATEWAY_METADATA_URL=metadata_url,
+            # The gateway serves the agent's buffer and data-key requests from the cloud's own store.
+            VSC_GATEWAY_BUFFER__DIRECTORY=str((home / "buffer").resolve()),
+            VSC_GATEWAY_BUFFER__KEYRING_DIR=str((home / "keys").resolve()),
+            VSC_GATEWAY_BUFFER__MASTER_KEYFILE=str((home / "master.key").resolve()),
         )
     return env
 

@@ -34,18 +34,11 @@ def agent_home(home: Path) -> Path:
 def agent_env(home: Path) -> dict[str, str]:
     """Environment of the demo agent's processes: its own home and nothing about Temporal.
 
-    The agent and the cloud worker share the buffer directory and master key of ``home``: one
-    machine plays both sides here (buffer access through the gateway is not built yet).
+    Nothing about the buffer either: the agent reads and writes chunks, and gets its data
+    keys, only through its gateway session; it holds no object-store path or key of its own.
     """
     env = {k: v for k, v in os.environ.items() if not k.startswith("VSC_AGENT_")}
-    shared = home.resolve()
-    return {
-        **env,
-        "VSC_AGENT_HOME": str(agent_home(home)),
-        "VSC_AGENT_BUFFER__DIRECTORY": str(shared / "buffer"),
-        "VSC_AGENT_BUFFER__KEYRING_DIR": str(shared / "keys"),
-        "VSC_AGENT_BUFFER__MASTER_KEYFILE": str(shared / "master.key"),
-    }
+    return {**env, "VSC_AGENT_HOME": str(agent_home(home))}
 
 
 def demo_credentials(home: Path) -> list[VaultCredential]:
