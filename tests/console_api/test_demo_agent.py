@@ -36,17 +36,12 @@ async def test_prepare_enrolls_once_and_stores_the_demo_credentials(tmp_path: Pa
     assert rig.actions(DEMO_TENANT).count("gateway.agent_enrolled") == 1
 
 
-def test_agent_env_withholds_every_agent_setting_but_home_and_buffer(
+def test_agent_env_withholds_every_agent_setting_but_its_home(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("VSC_AGENT_TEMPORAL__ADDRESS", "127.0.0.1:7233")
     monkeypatch.setenv("VSC_AGENT_CONNECTIONS_FILE", "/tmp/registry.json")
     env = agent_env(tmp_path)
     agent_vars = {k for k in env if k.startswith("VSC_AGENT_")}
-    assert agent_vars == {
-        "VSC_AGENT_HOME",
-        "VSC_AGENT_BUFFER__DIRECTORY",
-        "VSC_AGENT_BUFFER__KEYRING_DIR",
-        "VSC_AGENT_BUFFER__MASTER_KEYFILE",
-    }
+    assert agent_vars == {"VSC_AGENT_HOME"}
     assert env["VSC_AGENT_HOME"] == str(tmp_path / "agent")
