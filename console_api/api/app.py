@@ -11,7 +11,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from temporalio.client import Client
 
 from console_api.api.context import build_context
-from console_api.api.problems import PROBLEM_JSON, install_problem_handlers, problem_response
+from console_api.api.problems import PROBLEM_JSON, error_responses, install_problem_handlers, problem_response
 from console_api.api.routes import agents, api_keys, audit, connections, definitions, executions, tenants
 from console_api.api.settings import ApiSettings
 
@@ -94,6 +94,8 @@ def create_app(
         title="Van Sales Connector console API",
         version="0.1.0",
         description="Control plane of the platform. Authenticate with `Authorization: Bearer <API key>`.",
+        # Any request can carry an unreadable (400) or oversized (413) body.
+        responses=error_responses(400, 413),
     )
     app.state.ctx = build_context(settings, engine=engine, temporal=temporal)
     install_problem_handlers(app)

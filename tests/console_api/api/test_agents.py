@@ -23,8 +23,12 @@ async def test_create_enrollment_token_happy(api: Api) -> None:
     r = await api.call("POST", "/agents/enrollment-tokens", json={"agent_id": "edge-9", "ttl_minutes": 5})
     assert r.status_code == 201
     consume_enrollment_token(
-        api.engine, token=r.json()["token"], agent_id="edge-9",
-        public_key=base64.b64encode(os.urandom(32)).decode(), host="h", version="1",
+        api.engine,
+        token=r.json()["token"],
+        agent_id="edge-9",
+        public_key=base64.b64encode(os.urandom(32)).decode(),
+        host="h",
+        version="1",
     )
     listed = (await api.call("GET", "/agents", api.viewer)).json()["data"]
     assert [(a["agent_id"], a["online"], a["queue"]) for a in listed] == [

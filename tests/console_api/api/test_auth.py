@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
-import subprocess
 import sys
 from datetime import timedelta
 from pathlib import Path
@@ -64,7 +64,9 @@ async def test_read_tenant_me_unknown_tenant_401(api: Api) -> None:
 async def test_read_tenant_me_expired_key_401(api: Api) -> None:
     with tenant_session(api.engine, api.viewer.tenant) as session:
         session.execute(
-            update(ApiKey).where(ApiKey.id == api.viewer.key_id).values(expires_at=utcnow() - timedelta(seconds=1))
+            update(ApiKey)
+            .where(ApiKey.id == api.viewer.key_id)
+            .values(expires_at=utcnow() - timedelta(seconds=1))
         )
     r = await api.call("GET", "/tenants/me", api.viewer)
     assert r.status_code == 401 and "expired" in r.json()["detail"]
@@ -93,7 +95,9 @@ async def test_create_api_key_viewer_403(api: Api) -> None:
 
 
 async def test_create_api_key_mass_assignment_422(api: Api) -> None:
-    r = await api.call("POST", "/api-keys", json={"name": "x", "role": "viewer", "tenant_id": api.other.tenant})
+    r = await api.call(
+        "POST", "/api-keys", json={"name": "x", "role": "viewer", "tenant_id": api.other.tenant}
+    )
     assert r.status_code == 422
     assert r.json()["errors"][0]["loc"] == ["body", "tenant_id"]
     assert "body.tenant_id" in r.json()["detail"]
@@ -177,16 +181,25 @@ async def test_create_api_key_oversized_body_413(make_api) -> None:
 
 async def test_bootstrap_command_prints_a_working_admin_key(tmp_path: Path) -> None:
     env = {**os.environ, "VSC_API_HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
-    out = subprocess.run(
-        [sys.executable, "-m", "console_api.api", "bootstrap", "--tenant", "boot-t"],
-        env=env, capture_output=True, text=True, check=True, timeout=60,
-    ).stdout
-    key = out.strip().splitlines()[-1]
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "console_api.api",
+        "bootstrap",
+        "--tenant",
+        "boot-t",
+        env=env,
+        stdout=asyncio.subprocess.PIPE,
+    )
+    out, _ = await asyncio.wait_for(proc.communicate(), timeout=60)
+    assert proc.returncode == 0
+    key = out.decode().strip().splitlines()[-1]
     assert key.startswith("vsk.boot-t.")
     app = create_app(ApiSettings(home=tmp_path))
     async with httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test") as http:
         r = await http.get("/tenants/me", headers={"Authorization": f"Bearer {key}"})
-        made = await http.post("/api-keys", headers={"Authorization": f"Bearer {key}"},
-                               json={"name": "ops", "role": "operator"})
+        made = await http.post(
+            "/api-keys", headers={"Authorization": f"Bearer {key}"}, json={"name": "ops", "role": "operator"}
+        )
     assert r.status_code == 200 and r.json()["id"] == "boot-t"
     assert made.status_code == 201

@@ -12,13 +12,26 @@ CANARY = "canary-Secret-7f3a"
 
 
 def cloud(name: str = "dw", **extra) -> dict:
-    return {"name": name, "kind": "postgresql", "location": "cloud", "config": {"host": "db", "port": 5432},
-            "secret": {"password": CANARY}, "write": True, **extra}
+    return {
+        "name": name,
+        "kind": "postgresql",
+        "location": "cloud",
+        "config": {"host": "db", "port": 5432},
+        "secret": {"password": CANARY},
+        "write": True,
+        **extra,
+    }
 
 
 def local(name: str = "erp", **extra) -> dict:
-    return {"name": name, "kind": "sqlite", "location": "local", "agent": "edge-1",
-            "credential_name": "erp_cred", **extra}
+    return {
+        "name": name,
+        "kind": "sqlite",
+        "location": "local",
+        "agent": "edge-1",
+        "credential_name": "erp_cred",
+        **extra,
+    }
 
 
 async def create(api: Api, body: dict, caller=None) -> dict:
@@ -120,7 +133,9 @@ async def test_read_connection_other_tenant(api: Api) -> None:
 
 async def test_update_connection_happy(api: Api) -> None:
     made = await create(api, cloud())
-    r = await api.call("PATCH", f"/connections/{made['id']}", json={"write": False, "secret": {"password": "n2"}})
+    r = await api.call(
+        "PATCH", f"/connections/{made['id']}", json={"write": False, "secret": {"password": "n2"}}
+    )
     assert r.status_code == 200 and r.json()["write"] is False and r.json()["has_secret"] is True
     with tenant_session(api.engine, api.admin.tenant) as session:
         assert len(session.scalars(select(SealedSecret.id)).all()) == 1

@@ -8,9 +8,21 @@ from .conftest import Api, enroll
 async def setup_connections(api: Api, caller=None, *, cloud_dest: bool = False) -> None:
     conns = [
         {"name": "erp", "kind": "sqlite", "location": "local", "agent": "edge-1", "credential_name": "erp"},
-        {"name": "dw", "kind": "sqlite", "location": "local", "agent": "edge-1", "credential_name": "dw",
-         "write": True},
-        {"name": "cloud_dw", "kind": "postgresql", "location": "cloud", "secret": {"password": "x"}, "write": True},
+        {
+            "name": "dw",
+            "kind": "sqlite",
+            "location": "local",
+            "agent": "edge-1",
+            "credential_name": "dw",
+            "write": True,
+        },
+        {
+            "name": "cloud_dw",
+            "kind": "postgresql",
+            "location": "cloud",
+            "secret": {"password": "x"},
+            "write": True,
+        },
     ]
     for body in conns:
         r = await api.call("POST", "/connections", caller, json=body)
@@ -21,8 +33,13 @@ def definition(pattern: str = "3.1.1", destination: str = "dw", **input_extra) -
     return {
         "name": "orders",
         "pattern": pattern,
-        "input": {"agent": "edge-1", "source_connection": "erp", "destination_connection": destination,
-                  "tables": [{"source_table": "orders"}], **input_extra},
+        "input": {
+            "agent": "edge-1",
+            "source_connection": "erp",
+            "destination_connection": destination,
+            "tables": [{"source_table": "orders"}],
+            **input_extra,
+        },
     }
 
 
@@ -42,18 +59,24 @@ async def test_create_workflow_definition_happy(api: Api) -> None:
         "uses_buffer": False,
     }
     again = (await api.call("POST", "/workflow-definitions", json=definition())).json()
-    assert again["version"] == 2 and again["content_hash"] == body["content_hash"] and again["id"] != body["id"]
+    assert (
+        again["version"] == 2 and again["content_hash"] == body["content_hash"] and again["id"] != body["id"]
+    )
 
 
 async def test_create_workflow_definition_plan_local_to_cloud(api: Api) -> None:
     await ready(api)
-    body = definition("3.3.1", "cloud_dw", tables=[{"source_table": "orders", "transform": {"filter": "id > 0"}}])
+    body = definition(
+        "3.3.1", "cloud_dw", tables=[{"source_table": "orders", "transform": {"filter": "id > 0"}}]
+    )
     r = await api.call("POST", "/workflow-definitions", json=body)
     assert r.status_code == 201, r.text
     plan = r.json()["plan"]
     assert plan["uses_buffer"] is True
     assert [(s["kind"], s["location"]) for s in plan["steps"]] == [
-        ("extract", "agent"), ("transform", "cloud"), ("load", "cloud")
+        ("extract", "agent"),
+        ("transform", "cloud"),
+        ("load", "cloud"),
     ]
 
 
