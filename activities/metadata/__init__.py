@@ -6,11 +6,13 @@ from activities.metadata._engine import TenantSession, global_session, make_engi
 from activities.metadata._migrate import TenantPublic, migrate, migrate_all, provision_tenant
 from activities.metadata._models import (
     Agent,
+    ApiKey,
     AuditHead,
     Connection,
     EnrollmentToken,
     Execution,
     GlobalBase,
+    SealedSecret,
     SyncState,
     Tenant,
     TenantBase,
@@ -39,6 +41,8 @@ __all__ = [
     "TenantBase",
     "Tenant",
     "Connection",
+    "ApiKey",
+    "SealedSecret",
     "Agent",
     "EnrollmentToken",
     "WorkflowDefinition",

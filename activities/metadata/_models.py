@@ -110,6 +110,43 @@ class Connection(TenantScoped, TenantBase):
     config: Mapped[dict[str, Any]] = mapped_column(default=dict)
     write_granted: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
     created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    credential_name: Mapped[str | None] = mapped_column(String(200))
+    """Agent-side connections: the name of the credential the agent holds; the secret stays there."""
+    secret_ref: Mapped[str | None] = mapped_column(String(36))
+    """Cloud-side connections: id of the sealed secret in the secret store."""
+
+
+class ApiKey(TenantScoped, TenantBase):
+    """A tenant-scoped API key; only an HMAC of the full key is stored."""
+
+    __tablename__ = "api_keys"
+    __table_args__ = (
+        UniqueConstraint("prefix"),
+        CheckConstraint("role IN ('admin', 'operator', 'viewer')", name="role"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    role: Mapped[str] = mapped_column(String(16))
+    prefix: Mapped[str] = mapped_column(String(32))
+    """Public, unique part of the key used to find its row; rotation replaces it."""
+    key_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    rotated_at: Mapped[datetime | None] = mapped_column()
+    expires_at: Mapped[datetime | None] = mapped_column()
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class SealedSecret(TenantScoped, TenantBase):
+    """A connection secret sealed with one of the tenant's data keys (the local secret store)."""
+
+    __tablename__ = "sealed_secrets"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    key_id: Mapped[str] = mapped_column(String(32))
+    nonce: Mapped[str] = mapped_column(String(32))
+    ciphertext: Mapped[str] = mapped_column(Text)
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
 
 
 class Agent(TenantScoped, TenantBase):

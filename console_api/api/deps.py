@@ -1,0 +1,132 @@
+"""FastAPI dependencies as ``Annotated`` aliases: the caller's key, its tenant, its role, a tenant session.
+
+The tenant comes only from the authenticated key, never from a path, query or body, so every
+session a route gets is already confined to the caller's tenant.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterator
+from typing import Annotated
+
+from fastapi import Depends, HTTPException, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from pydantic import BaseModel
+from sqlalchemy import select
+from temporalio.client import Client
+
+from activities.errors import InvalidInputError, TenantNotFoundError
+from activities.metadata import ApiKey, TenantSession, tenant_session
+from activities.metadata._models import as_utc, utcnow
+from console_api.api.context import ApiContext
+from console_api.api.keys import Role, key_matches, parse_key
+
+_bearer = HTTPBearer(
+    auto_error=False,
+    scheme_name="ApiKey",
+    description="A tenant API key: `Authorization: Bearer vsk.<tenant>.<prefix>.<secret>`.",
+)
+_CHALLENGE = {"WWW-Authenticate": "Bearer"}
+
+
+class Principal(BaseModel):
+    """The authenticated caller."""
+
+    tenant: str
+    key_id: str
+    role: Role
+
+
+def get_context(request: Request) -> ApiContext:
+    """The process-wide resources."""
+    ctx: ApiContext = request.app.state.ctx
+    return ctx
+
+
+ContextDep = Annotated[ApiContext, Depends(get_context)]
+
+
+def _unauthorized(detail: str) -> HTTPException:
+    return HTTPException(401, detail, headers=_CHALLENGE)
+
+
+def current_principal(
+    ctx: ContextDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+) -> Principal:
+    """Authenticate the bearer key; every failure is the same 401 so keys cannot be probed.
+
+    Raises:
+        HTTPException: 401 for a missing, malformed, unknown, revoked or expired key.
+    """
+    if credentials is None:
+        raise _unauthorized("an API key is required (Authorization: Bearer <key>)")
+    parsed = parse_key(credentials.credentials)
+    if parsed is None:
+        raise _unauthorized("the API key is not valid")
+    try:
+        with tenant_session(ctx.engine, parsed.tenant) as session:
+            row = session.scalars(select(ApiKey).where(ApiKey.prefix == parsed.prefix)).one_or_none()
+            found = None if row is None else (row.id, row.role, row.key_hash, row.revoked_at, row.expires_at)
+    except (InvalidInputError, TenantNotFoundError):
+        found = None
+    if found is None:
+        raise _unauthorized("the API key is not valid")
+    key_id, role, key_hash, revoked_at, expires_at = found
+    if not key_matches(parsed.key, key_hash, pepper=ctx.pepper):
+        raise _unauthorized("the API key is not valid")
+    if revoked_at is not None:
+        raise _unauthorized("the API key was revoked")
+    if expires_at is not None and as_utc(expires_at) <= utcnow():
+        raise _unauthorized("the API key has expired")
+    return Principal(tenant=parsed.tenant, key_id=key_id, role=Role(role))
+
+
+CurrentPrincipal = Annotated[Principal, Depends(current_principal)]
+
+
+def current_tenant(principal: CurrentPrincipal) -> str:
+    """The caller's tenant id."""
+    return principal.tenant
+
+
+CurrentTenant = Annotated[str, Depends(current_tenant)]
+
+
+def require_role(minimum: Role) -> Callable[[Principal], Principal]:
+    """Dependency factory: the principal, if its role is at least ``minimum``.
+
+    Raises:
+        HTTPException: 403 when the role is lower.
+    """
+
+    def check(principal: CurrentPrincipal) -> Principal:
+        if principal.role.rank < minimum.rank:
+            raise HTTPException(
+                403, f"this operation needs the {minimum.value} role; the key is {principal.role.value}"
+            )
+        return principal
+
+    return check
+
+
+OperatorPrincipal = Annotated[Principal, Depends(require_role(Role.OPERATOR))]
+AdminPrincipal = Annotated[Principal, Depends(require_role(Role.ADMIN))]
+
+
+def get_session(ctx: ContextDep, tenant: CurrentTenant) -> Iterator[TenantSession]:
+    """A session on the caller's tenant; commits when the route returns, rolls back when it raises."""
+    with tenant_session(ctx.engine, tenant) as session:
+        yield session
+
+
+# scope="function": the transaction ends before the response is sent, so a failed commit
+# cannot follow a success response.
+SessionDep = Annotated[TenantSession, Depends(get_session, scope="function")]
+
+
+async def get_temporal(ctx: ContextDep) -> Client:
+    """The Temporal client."""
+    return await ctx.temporal_client()
+
+
+TemporalDep = Annotated[Client, Depends(get_temporal)]

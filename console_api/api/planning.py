@@ -1,0 +1,94 @@
+"""Save-time validation of a workflow definition: its connections, its agent and the routing plan.
+
+A definition is checked against what the tenant has when it is saved, so a typo in a
+connection name is a 422 on save, not a failed run at 3 a.m.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+from typing import Any
+
+from sqlalchemy import select
+
+from activities.metadata import Agent, Connection, TenantSession
+from console_api.api.problems import field_error
+from workflows.routing import EndpointKind, NoAgentError, RoutePlan, TransformComplexity, plan_route
+from workflows.sync_types import SyncInput
+
+# Which side each pattern's endpoints must be on.
+PATTERN_SIDES: dict[str, tuple[str, str]] = {
+    "3.1.1": ("local", "local"),
+    "3.3.1": ("local", "cloud"),
+}
+_INPUT = ("body", "input")
+
+
+def definition_document(pattern: str, body: SyncInput) -> dict[str, Any]:
+    """The stored, hashed form of a definition: pattern and input, without workflow state."""
+    return {"pattern": pattern, "input": body.model_dump(mode="json", exclude={"state"})}
+
+
+def content_hash(document: dict[str, Any]) -> str:
+    """sha256 of the canonical JSON of a definition document."""
+    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return hashlib.sha256(canonical.encode()).hexdigest()
+
+
+def _endpoint(session: TenantSession, name: str, field: str) -> Connection:
+    row = session.scalars(select(Connection).where(Connection.name == name)).one_or_none()
+    if row is None:
+        raise field_error((*_INPUT, field), f"the tenant has no connection named {name!r}")
+    return row
+
+
+def _kind(row: Connection) -> EndpointKind:
+    return EndpointKind.LOCAL_DB if row.location == "local" else EndpointKind.CLOUD_DB
+
+
+def plan_definition(session: TenantSession, *, pattern: str, body: SyncInput) -> RoutePlan:
+    """Check a definition against the tenant's connections and agents and route its steps.
+
+    Raises:
+        RequestValidationError: 422 naming the field at fault.
+    """
+    source = _endpoint(session, body.source_connection, "source_connection")
+    destination = _endpoint(session, body.destination_connection, "destination_connection")
+    want_source, want_destination = PATTERN_SIDES[pattern]
+    for row, want, field in (
+        (source, want_source, "source_connection"),
+        (destination, want_destination, "destination_connection"),
+    ):
+        if row.location != want:
+            raise field_error(
+                (*_INPUT, field),
+                f"pattern {pattern} needs a {want} connection here; {row.name!r} is {row.location}",
+            )
+        if row.location == "local" and row.agent_id != body.agent:
+            raise field_error(
+                (*_INPUT, "agent"),
+                f"connection {row.name!r} is reached by agent {row.agent_id!r}, not {body.agent!r}",
+            )
+    if not destination.write_granted:
+        raise field_error(
+            (*_INPUT, "destination_connection"), f"connection {destination.name!r} is not granted write"
+        )
+    agent = session.scalars(select(Agent).where(Agent.connector_id == body.agent)).one_or_none()
+    if agent is None or agent.revoked_at is not None:
+        raise field_error((*_INPUT, "agent"), f"the tenant has no enrolled, unrevoked agent {body.agent!r}")
+    complexity = (
+        TransformComplexity.SIMPLE
+        if any(t.transform is not None for t in body.tables)
+        else TransformComplexity.NONE
+    )
+    try:
+        return plan_route(
+            tenant=session.tenant_id,
+            source=_kind(source),
+            destination=_kind(destination),
+            transform=complexity,
+            agent=body.agent,
+        )
+    except NoAgentError as exc:
+        raise field_error((*_INPUT, "agent"), str(exc)) from None

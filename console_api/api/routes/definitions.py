@@ -1,0 +1,102 @@
+"""Workflow definitions: immutable, versioned, content-hashed; validated and routed when saved."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+from fastapi import APIRouter, HTTPException, Query
+from sqlalchemy import func, select
+
+from activities.metadata import TenantSession, WorkflowDefinition
+from activities.metadata._models import utcnow
+from console_api.api.deps import CurrentPrincipal, OperatorPrincipal, SessionDep
+from console_api.api.planning import content_hash, definition_document, plan_definition
+from console_api.api.problems import error_responses
+from console_api.api.schemas import (
+    Name,
+    WorkflowDefinitionCreate,
+    WorkflowDefinitionPublic,
+    WorkflowDefinitionsPublic,
+)
+from workflows.routing import RoutePlan
+
+router = APIRouter(
+    prefix="/workflow-definitions", tags=["workflow-definitions"], responses=error_responses(401, 422)
+)
+
+
+def to_public(row: WorkflowDefinition) -> WorkflowDefinitionPublic:
+    """The API view of a stored definition version."""
+    return WorkflowDefinitionPublic(
+        id=row.id,
+        name=row.name,
+        version=row.version,
+        pattern=row.pattern,
+        input=row.document["input"],
+        content_hash=row.content_hash,
+        plan=RoutePlan.model_validate(row.document["plan"]),
+        created_at=row.created_at,
+    )
+
+
+def get_definition(session: TenantSession, definition_id: str) -> WorkflowDefinition:
+    """The tenant's definition version ``definition_id``.
+
+    Raises:
+        HTTPException: 404 when the tenant has no such version.
+    """
+    row = session.get(WorkflowDefinition, definition_id)
+    if row is None or row.tenant_id != session.tenant_id:
+        raise HTTPException(404, f"workflow definition {definition_id!r} not found")
+    return row
+
+
+@router.post("", response_model=WorkflowDefinitionPublic, status_code=201, responses=error_responses(403))
+def create_workflow_definition(
+    body: WorkflowDefinitionCreate, _op: OperatorPrincipal, session: SessionDep
+) -> WorkflowDefinitionPublic:
+    """Save a new version of the definition ``name`` (versions start at 1 and never change)."""
+    plan = plan_definition(session, pattern=body.pattern, body=body.input)
+    document = definition_document(body.pattern, body.input)
+    digest = content_hash(document)
+    latest = session.scalar(
+        select(func.max(WorkflowDefinition.version)).where(WorkflowDefinition.name == body.name)
+    )
+    row = WorkflowDefinition(
+        name=body.name,
+        version=(latest or 0) + 1,
+        pattern=body.pattern,
+        document={**document, "plan": plan.model_dump(mode="json")},
+        content_hash=digest,
+        created_at=utcnow(),
+    )
+    session.add(row)
+    session.flush()
+    return to_public(row)
+
+
+@router.get("", response_model=WorkflowDefinitionsPublic)
+def list_workflow_definitions(
+    _caller: CurrentPrincipal,
+    session: SessionDep,
+    name: Annotated[Name | None, Query()] = None,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+    offset: Annotated[int, Query(ge=0, le=1_000_000)] = 0,
+) -> WorkflowDefinitionsPublic:
+    """Definition versions, newest first; ``name`` narrows to one definition's history."""
+    stmt = select(WorkflowDefinition)
+    if name is not None:
+        stmt = stmt.where(WorkflowDefinition.name == name)
+    stmt = (
+        stmt.order_by(WorkflowDefinition.name, WorkflowDefinition.version.desc()).limit(limit).offset(offset)
+    )
+    rows = session.scalars(stmt).all()
+    return WorkflowDefinitionsPublic(data=[to_public(r) for r in rows], count=len(rows))
+
+
+@router.get("/{definition_id}", response_model=WorkflowDefinitionPublic, responses=error_responses(404))
+def read_workflow_definition(
+    definition_id: str, _caller: CurrentPrincipal, session: SessionDep
+) -> WorkflowDefinitionPublic:
+    """One definition version with its plan."""
+    return to_public(get_definition(session, definition_id))

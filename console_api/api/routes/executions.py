@@ -1,0 +1,166 @@
+"""Executions: start a definition version, list and describe runs from Temporal, cancel.
+
+Workflow id (``<tenant>-<definition>-<uuid>``) and task queue (the tenant's cloud queue) are
+derived here; a run belongs to a tenant exactly when it runs on that tenant's queue, which
+is what every read checks before answering.
+"""
+
+from __future__ import annotations
+
+import uuid
+from typing import Annotated
+from urllib.parse import quote
+
+from fastapi import APIRouter, HTTPException, Path, Query
+from sqlalchemy import select
+from temporalio.client import Client, WorkflowExecution, WorkflowExecutionDescription, WorkflowHandle
+from temporalio.service import RPCError, RPCStatusCode
+
+from activities.metadata import Execution
+from activities.metadata._models import utcnow
+from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, SessionDep, TemporalDep
+from console_api.api.problems import error_responses
+from console_api.api.routes.definitions import get_definition
+from console_api.api.schemas import ExecutionCreate, ExecutionPublic, ExecutionsPublic
+from console_api.api.settings import ApiSettings
+from workflows.queues import cloud_queue
+from workflows.registry import WORKFLOW_BY_PATTERN
+from workflows.sync_types import SyncResult
+
+router = APIRouter(prefix="/executions", tags=["executions"], responses=error_responses(401, 422, 503))
+WorkflowId = Annotated[str, Path(min_length=1, max_length=255)]
+
+
+def _ui_url(settings: ApiSettings, workflow_id: str, run_id: str | None) -> str:
+    namespace = quote(settings.temporal.namespace, safe="")
+    return (
+        f"{settings.ui_url.rstrip('/')}/namespaces/{namespace}/workflows/"
+        f"{quote(workflow_id, safe='')}/{quote(run_id or '', safe='')}/history"
+    )
+
+
+def _public(run: WorkflowExecution, *, settings: ApiSettings, definition_id: str | None) -> ExecutionPublic:
+    return ExecutionPublic(
+        workflow_id=run.id,
+        run_id=run.run_id,
+        workflow_type=run.workflow_type,
+        task_queue=run.task_queue,
+        status=run.status.name if run.status is not None else "UNKNOWN",
+        definition_id=definition_id,
+        started_at=run.start_time,
+        closed_at=run.close_time,
+        ui_url=_ui_url(settings, run.id, run.run_id),
+    )
+
+
+async def _describe(
+    client: Client, tenant: str, workflow_id: str
+) -> tuple[WorkflowHandle[object, object], WorkflowExecutionDescription]:
+    handle: WorkflowHandle[object, object] = client.get_workflow_handle(workflow_id)
+    try:
+        description = await handle.describe()
+    except RPCError as exc:
+        if exc.status in (RPCStatusCode.NOT_FOUND, RPCStatusCode.INVALID_ARGUMENT):
+            raise HTTPException(404, f"execution {workflow_id!r} not found") from None
+        raise
+    if description.task_queue != cloud_queue(tenant):
+        raise HTTPException(404, f"execution {workflow_id!r} not found")
+    return handle, description
+
+
+def _definition_of(session: SessionDep, workflow_ids: list[str]) -> dict[str, str | None]:
+    if not workflow_ids:
+        return {}
+    rows = session.execute(
+        select(Execution.workflow_id, Execution.definition_id).where(Execution.workflow_id.in_(workflow_ids))
+    ).all()
+    return {r.workflow_id: r.definition_id for r in rows}
+
+
+@router.post("", response_model=ExecutionPublic, status_code=201, responses=error_responses(403, 404))
+async def start_execution(
+    body: ExecutionCreate, op: OperatorPrincipal, session: SessionDep, client: TemporalDep, ctx: ContextDep
+) -> ExecutionPublic:
+    """Run a definition version on the tenant's cloud queue."""
+    definition = get_definition(session, body.definition_id)
+    workflow = WORKFLOW_BY_PATTERN[definition.pattern]
+    workflow_id = f"{op.tenant}-{definition.name}-{uuid.uuid4()}"
+    queue = cloud_queue(op.tenant)
+    handle = await client.start_workflow(
+        workflow.run,  # type: ignore[attr-defined]
+        definition.document["input"],
+        id=workflow_id,
+        task_queue=queue,
+        result_type=SyncResult,
+    )
+    run_id = handle.first_execution_run_id or handle.result_run_id or ""
+    session.add(
+        Execution(
+            workflow_id=workflow_id,
+            run_id=run_id,
+            workflow_type=workflow.__name__,
+            task_queue=queue,
+            status="RUNNING",
+            started_at=utcnow(),
+            definition_id=definition.id,
+        )
+    )
+    session.flush()
+    return ExecutionPublic(
+        workflow_id=workflow_id,
+        run_id=run_id,
+        workflow_type=workflow.__name__,
+        task_queue=queue,
+        status="RUNNING",
+        definition_id=definition.id,
+        started_at=utcnow(),
+        closed_at=None,
+        ui_url=_ui_url(ctx.settings, workflow_id, run_id),
+    )
+
+
+@router.get("", response_model=ExecutionsPublic)
+async def list_executions(
+    tenant: CurrentTenant,
+    session: SessionDep,
+    client: TemporalDep,
+    ctx: ContextDep,
+    limit: Annotated[int, Query(ge=1, le=500)] = 50,
+) -> ExecutionsPublic:
+    """The tenant's runs from Temporal visibility (its cloud queue only), newest first."""
+    runs = [run async for run in client.list_workflows(f'TaskQueue = "{cloud_queue(tenant)}"', limit=limit)]
+    definitions = _definition_of(session, [r.id for r in runs])
+    data = [_public(r, settings=ctx.settings, definition_id=definitions.get(r.id)) for r in runs]
+    return ExecutionsPublic(data=data, count=len(data))
+
+
+@router.get("/{workflow_id}", response_model=ExecutionPublic, responses=error_responses(404))
+async def read_execution(
+    workflow_id: WorkflowId, tenant: CurrentTenant, session: SessionDep, client: TemporalDep, ctx: ContextDep
+) -> ExecutionPublic:
+    """One run's current state."""
+    _, description = await _describe(client, tenant, workflow_id)
+    definitions = _definition_of(session, [workflow_id])
+    return _public(description, settings=ctx.settings, definition_id=definitions.get(workflow_id))
+
+
+@router.post(
+    "/{workflow_id}/cancel",
+    response_model=ExecutionPublic,
+    status_code=202,
+    responses=error_responses(403, 404),
+)
+async def cancel_execution(
+    workflow_id: WorkflowId, op: OperatorPrincipal, session: SessionDep, client: TemporalDep, ctx: ContextDep
+) -> ExecutionPublic:
+    """Ask a run to cancel; it stops at its next activity boundary."""
+    handle, _ = await _describe(client, op.tenant, workflow_id)
+    try:
+        await handle.cancel()
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # Already closed: cancelling a finished run is a no-op, not an error.
+    _, description = await _describe(client, op.tenant, workflow_id)
+    definitions = _definition_of(session, [workflow_id])
+    return _public(description, settings=ctx.settings, definition_id=definitions.get(workflow_id))

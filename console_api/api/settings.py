@@ -1,0 +1,56 @@
+"""Settings of the console REST API process (``VSC_API_*`` environment variables)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Literal
+
+from pydantic import Field, SecretStr, model_validator
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from activities.settings import TemporalConfig
+
+
+class ApiSettings(BaseSettings):
+    """Where the API listens, which stores it uses and the limits it enforces.
+
+    Nested fields use ``__``, e.g. ``VSC_API_TEMPORAL__ADDRESS``.
+    """
+
+    model_config = SettingsConfigDict(env_prefix="VSC_API_", env_nested_delimiter="__")
+
+    environment: Literal["local", "staging", "production"] = "local"
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    home: Path = Path(".vsc")
+    metadata_url: str = ""
+    """SQLAlchemy URL of the metadata store; defaults to SQLite under ``home``."""
+    temporal: TemporalConfig = TemporalConfig()
+    ui_url: str = "http://127.0.0.1:8233"
+    """Base URL of the Temporal Web UI, for the run links in execution responses."""
+    key_pepper: SecretStr | None = None
+    """Base64 of 32 bytes keying the HMAC of API keys; in ``local`` a keyfile under home is used."""
+    key_pepper_file: Path = Path("api-pepper.key")
+    master_key: SecretStr | None = None
+    """Base64 of 32 bytes wrapping the secret store's per-tenant keys; a keyfile in ``local``."""
+    master_keyfile: Path = Path("master.key")
+    secret_keyring_dir: Path = Path("secret-keys")
+    max_body_bytes: int = Field(default=1_048_576, ge=1024)
+    """Larger request bodies are refused with 413 before they are read."""
+    enrollment_ttl_minutes: int = Field(default=60, ge=1, le=1440)
+    agent_online_seconds: float = Field(default=30.0, gt=0)
+    """An agent counts as online when it reported presence within this many seconds."""
+
+    @model_validator(mode="after")
+    def _defaults_and_secrets(self) -> ApiSettings:
+        if not self.metadata_url:
+            self.metadata_url = f"sqlite:///{(self.home / 'metadata.db').resolve()}"
+        self.key_pepper_file = self.home / self.key_pepper_file
+        self.master_keyfile = self.home / self.master_keyfile
+        self.secret_keyring_dir = self.home / self.secret_keyring_dir
+        if self.environment != "local":
+            if self.key_pepper is None:
+                raise ValueError("VSC_API_KEY_PEPPER must be set outside the local environment")
+            if self.master_key is None:
+                raise ValueError("VSC_API_MASTER_KEY must be set outside the local environment")
+        return self

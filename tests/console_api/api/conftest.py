@@ -1,0 +1,111 @@
+"""A console API on a fresh SQLite metadata store with two tenants and keys of every role."""
+
+from __future__ import annotations
+
+import base64
+import os
+import uuid
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import httpx
+import pytest
+from fastapi import FastAPI
+from sqlalchemy import Engine
+from temporalio.client import Client
+
+from activities.metadata import make_engine, provision_tenant
+from console_api.api import ApiSettings, Role, create_api_key, create_app
+from console_api.gateway import consume_enrollment_token, issue_enrollment_token
+
+
+@dataclass
+class Caller:
+    tenant: str
+    key: str
+    key_id: str
+
+    @property
+    def headers(self) -> dict[str, str]:
+        return {"Authorization": f"Bearer {self.key}"}
+
+
+@dataclass
+class Api:
+    app: FastAPI
+    http: httpx.AsyncClient
+    engine: Engine
+    home: Path
+    admin: Caller
+    operator: Caller
+    viewer: Caller
+    other: Caller
+    """Admin of the second tenant."""
+
+    async def call(self, method: str, path: str, caller: Caller | None = None, **kwargs) -> httpx.Response:
+        headers = (caller or self.admin).headers
+        return await self.http.request(method, path, headers=headers, **kwargs)
+
+
+def new_tenant() -> str:
+    return f"t{uuid.uuid4().hex[:10]}"
+
+
+def enroll(engine: Engine, tenant: str, agent_id: str = "edge-1") -> None:
+    token = issue_enrollment_token(engine, tenant_id=tenant, agent_id=agent_id)
+    consume_enrollment_token(
+        engine,
+        token=token,
+        agent_id=agent_id,
+        public_key=base64.b64encode(os.urandom(32)).decode(),
+        host="test",
+        version="0",
+    )
+
+
+MakeApi = Callable[..., Awaitable[Api]]
+
+
+@pytest.fixture
+async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
+    clients: list[httpx.AsyncClient] = []
+    engines: list[Engine] = []
+
+    async def make(*, tenant: str | None = None, temporal: Client | None = None, **overrides) -> Api:
+        settings = ApiSettings(home=tmp_path, **overrides)
+        engine = make_engine(settings.metadata_url)
+        engines.append(engine)
+        app = create_app(settings, engine=engine, temporal=temporal)
+        pepper = app.state.ctx.pepper
+        a, b = tenant or new_tenant(), new_tenant()
+        for t in (a, b):
+            provision_tenant(engine, tenant_id=t, name=t.upper())
+
+        def caller(t: str, role: Role) -> Caller:
+            made = create_api_key(engine, tenant_id=t, name=role.value, role=role, pepper=pepper)
+            return Caller(tenant=t, key=made.key, key_id=made.key_id)
+
+        http = httpx.AsyncClient(transport=httpx.ASGITransport(app=app), base_url="http://api.test")
+        clients.append(http)
+        return Api(
+            app=app,
+            http=http,
+            engine=engine,
+            home=tmp_path,
+            admin=caller(a, Role.ADMIN),
+            operator=caller(a, Role.OPERATOR),
+            viewer=caller(a, Role.VIEWER),
+            other=caller(b, Role.ADMIN),
+        )
+
+    yield make
+    for client in clients:
+        await client.aclose()
+    for engine in engines:
+        engine.dispose()
+
+
+@pytest.fixture
+async def api(make_api: MakeApi) -> Api:
+    return await make_api()
