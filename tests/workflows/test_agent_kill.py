@@ -82,7 +82,7 @@ async def test_sigkill_agent_mid_load_loses_and_duplicates_nothing(
             deadline = asyncio.get_running_loop().time() + 150
             while await rows_heartbeated(handle) < 3000:
                 if asyncio.get_running_loop().time() > deadline:
-                    raise AssertionError(f"the agent never heartbeated progress; log:\n{log.read_text()[-3000:]}")
+                    raise AssertionError(f"no progress heartbeated; agent log:\n{log.read_text()[-3000:]}")
                 await asyncio.sleep(0.05)
             agent.send_signal(signal.SIGKILL)
             agent.wait()
