@@ -4,9 +4,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-import boto3
-
-from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend, S3Backend
+from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend
 from activities.crypto import LocalKeyring, load_master_key
 from activities.settings import BufferConfig
 
@@ -15,6 +13,11 @@ def build_backend(cfg: BufferConfig) -> ObjectBackend:
     """The object store named by ``cfg``: a directory, or S3 through boto3."""
     if cfg.backend == "directory":
         return DirectoryBackend(cfg.directory)
+    # Cloud side only: the agent never holds object-store credentials, nor needs this SDK.
+    import boto3
+
+    from activities.buffer.s3 import S3Backend
+
     client = boto3.client(
         "s3",
         endpoint_url=cfg.s3_endpoint_url,

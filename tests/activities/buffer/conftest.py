@@ -10,7 +10,8 @@ import boto3
 import pytest
 from moto.server import ThreadedMotoServer
 
-from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend, S3Backend
+from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend
+from activities.buffer.s3 import S3Backend
 from activities.crypto import LocalKeyring
 from tests.activities.buffer.helpers import AuditLog, FakeClock
 

@@ -8,7 +8,8 @@ from typing import Any
 
 import pytest
 
-from activities.buffer import LIFECYCLE_RULE_ID, BufferStore, DirectoryBackend, ObjectBackend, S3Backend
+from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend
+from activities.buffer.s3 import LIFECYCLE_RULE_ID, S3Backend
 from activities.crypto import LocalKeyring
 from activities.errors import BufferExpiredError
 from tests.activities.buffer.helpers import SCHEMA, FakeClock, batch
