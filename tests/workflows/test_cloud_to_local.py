@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import psycopg
@@ -12,9 +13,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.metadata import AuditWriter, make_engine
 from infra.demo.load import create_and_load
+from mini_connector.worker import build_worker, connect
+from tests.console_api.gateway.conftest import NOWHERE, GatewayRig
+from tests.console_api.gateway.test_buffer_through_gateway import brig, cloud_buffer, files_under
 from tests.workflows.harness import Tenant, record_history, running
 from tests.workflows.test_sync_patterns import NAMES, SCALE, assert_verified
 from workflows.sync_types import SyncResult
+
+__all__ = ["brig"]  # the gateway rig fixture, shared with the 3.3.1 gateway test
 
 TRANSFORM = {
     "filter": "quantity > 1",
@@ -131,3 +137,37 @@ async def test_cloud_to_local_second_incremental_run_moves_only_changes(
     assert first.tables[0].verified and second.tables[0].verified
     assert second.tables[0].rows_written == 5
     assert second.tables[0].rows_read < first.tables[0].rows_read
+
+
+async def test_cloud_to_local_with_agent_buffer_only_through_gateway(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str], brig: GatewayRig
+) -> None:
+    cloud_url, local_url = pg_database("cloud"), pg_database("local")
+    counts = create_and_load(cloud_url, scale=SCALE)
+    kept_lines = source_count(cloud_url, "quantity > 1")
+    tenant = Tenant(client=env.client, home=tmp_path, buffer=cloud_buffer(tmp_path / "cloud"))
+    # The cloud worker and the gateway serve one store; the agent is given an empty one of its own.
+    assert brig.gateway.settings.buffer == tenant.buffer_config()
+    tenant.cloud_connections = [
+        {"name": "cloud_erp", "kind": "postgresql", "url": cloud_url, "location": "cloud"}
+    ]
+    tenant.agent_connections = [{"name": "local_dw", "kind": "postgresql", "url": local_url, "write": True}]
+    agent_side = tmp_path / "agent"
+    settings = tenant.agent_settings().model_copy(
+        update={"temporal": NOWHERE, "gateway_url": brig.gateway.url, "buffer": cloud_buffer(agent_side)}
+    )
+    signer = brig.enroll(tenant.name, tenant.agent)
+    with ThreadPoolExecutor(max_workers=4) as executor:
+        async with running(tenant, agent=False), connect(settings, signer=signer) as client:
+            async with build_worker(client, settings, executor):
+                result: SyncResult = await (
+                    await tenant.start("CloudToLocalSync", cloud_to_local_body(tenant))
+                ).result()
+    assert_loaded(result, counts, kept_lines=kept_lines, local_url=local_url)
+    # The agent decrypted with keys fetched from the gateway and kept nothing: no chunk, key or master key.
+    assert files_under(agent_side) == []
+    assert files_under(tmp_path / "cloud" / "keys" / tenant.name / "keys")
+    assert files_under(tmp_path / "cloud" / "buffer") == []  # purged by the cloud worker
+    actions = brig.actions(tenant.name)
+    assert "gateway.session_opened" in actions
+    assert "gateway.buffer_denied" not in actions and "gateway.rpc_denied" not in actions
