@@ -1,4 +1,4 @@
-"""Table-moving activities: the streaming copy (3.1.1), extract-to-buffer and load-from-buffer (3.3.1).
+"""Table-moving activities: the streaming copy (3.1.1), extract-to-buffer and load-from-buffer (3.3.x).
 
 Every step is resumable and idempotent: progress is heartbeated after each committed batch
 (or chunk) and a retried attempt continues from the last heartbeat; loads are upserts, so a
@@ -236,7 +236,7 @@ class SyncSteps:
 
     @activity.defn(name=c.EXTRACT_TO_BUFFER)
     def extract_to_buffer(self, inp: c.ExtractToBufferInput) -> c.ExtractToBufferResult:
-        """Extract one slice of a table into encrypted buffer chunks, one chunk per batch."""
+        """Extract one slice of a table into encrypted buffer chunks, one chunk per (transformed) batch."""
         with activity_errors():
             check_tenant(inp.tenant)
             buffer = self._require_buffer()
@@ -245,10 +245,11 @@ class SyncSteps:
             progress = resumed.progress if resumed else c.StepProgress(after=inp.read.after)
             with self._open_source(inp.read.connection) as src:
                 schema = source_schema(src, table=inp.read.table, query=inp.read.query, key=inp.read.key)
+                transform = compile_transform(inp.transform, schema) if inp.transform else None
                 writer = buffer.open_writer(
                     tenant=inp.tenant,
                     run_id=inp.run_id,
-                    table_schema=schema,
+                    table_schema=transform.output_schema if transform else schema,
                     start_seq=inp.start_seq,
                     resume=resumed.buffer if resumed else None,
                 )
@@ -256,7 +257,9 @@ class SyncSteps:
                     source=src, schema=schema, read=inp.read, limits=inp.limits, progress=progress
                 )
                 for batch in stream:
-                    writer.write(batch)
+                    # One chunk per source batch even when a filter empties it, so the loader
+                    # still creates the destination table of a fully filtered slice.
+                    writer.write(transform.apply(batch) if transform else batch)
                     # Chunks written after the last heartbeat are orphans on a crash; purge_run removes them.
                     activity.heartbeat(
                         c.ExtractToBufferResult(buffer=writer.finish(), progress=stream.progress)

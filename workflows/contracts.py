@@ -72,13 +72,15 @@ class StepProgress(Frozen):
 
 
 class ExtractToBufferInput(Frozen):
-    """Agent-side extract of one table into the encrypted buffer (Pattern 3.3.1)."""
+    """Extract of one table into the encrypted buffer: on the agent (3.3.1) or the cloud (3.3.2)."""
 
     tenant: str
     run_id: str
     read: TableRead
     start_seq: int = 0
     limits: BatchLimits = BatchLimits()
+    transform: TransformSpec | None = None
+    """Applied before sealing when the plan runs the transform on the extracting side (3.3.2)."""
 
 
 class ExtractToBufferResult(Frozen):
@@ -89,7 +91,7 @@ class ExtractToBufferResult(Frozen):
 
 
 class LoadFromBufferInput(Frozen):
-    """Cloud-side transform and idempotent load of buffered chunks."""
+    """Idempotent load of buffered chunks (cloud for 3.3.1, agent for 3.3.2), transform optional."""
 
     tenant: str
     buffer: BufferRef

@@ -1,12 +1,14 @@
 """Every workflow type the workers register; the replay suite checks each has histories."""
 
+from workflows.cloud_to_local import CloudToLocalSync
 from workflows.local_to_cloud import LocalToCloudSync
 from workflows.local_to_local import LocalToLocalSync
 
-ALL_WORKFLOWS: list[type] = [LocalToLocalSync, LocalToCloudSync]
+ALL_WORKFLOWS: list[type] = [LocalToLocalSync, LocalToCloudSync, CloudToLocalSync]
 
 WORKFLOW_BY_PATTERN: dict[str, type] = {
     "3.1.1": LocalToLocalSync,
     "3.3.1": LocalToCloudSync,
+    "3.3.2": CloudToLocalSync,
 }
 """Seed pattern number -> workflow class, for ``vsc run <pattern>``."""

@@ -21,6 +21,7 @@ from workflows.sync_types import SyncInput
 PATTERN_SIDES: dict[str, tuple[str, str]] = {
     "3.1.1": ("local", "local"),
     "3.3.1": ("local", "cloud"),
+    "3.3.2": ("cloud", "local"),
 }
 _INPUT = ("body", "input")
 

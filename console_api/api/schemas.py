@@ -226,7 +226,7 @@ class EnrollmentTokenPublic(BaseModel):
 
 # -- workflow definitions ----------------------------------------------------------------------
 
-Pattern = Literal["3.1.1", "3.3.1"]
+Pattern = Literal["3.1.1", "3.3.1", "3.3.2"]
 
 
 class WorkflowDefinitionCreate(Request):

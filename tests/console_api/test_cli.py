@@ -8,6 +8,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from infra.demo.load import create_and_load
@@ -31,16 +32,19 @@ async def vsc(*args: str) -> tuple[int, str]:
     return proc.returncode or 0, out.decode()
 
 
+@pytest.mark.parametrize("pattern", ["3.1.1", "3.3.2"])
 async def test_run_pattern_follows_to_a_verified_result(
-    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str], pattern: str
 ) -> None:
     src = f"sqlite:///{tmp_path / 'erp.db'}"
     create_and_load(src, scale=0.005)
     tenant = Tenant(client=env.client, home=tmp_path)
-    tenant.agent_connections = [
-        {"name": "erp", "kind": "sqlite", "url": src},
-        {"name": "dw", "kind": "postgresql", "url": pg_database("dw"), "write": True},
-    ]
+    erp = {"name": "erp", "kind": "sqlite", "url": src}
+    tenant.agent_connections = [{"name": "dw", "kind": "postgresql", "url": pg_database("dw"), "write": True}]
+    if pattern == "3.3.2":  # the same ERP, read from the cloud side and loaded on the agent
+        tenant.cloud_connections = [{**erp, "location": "cloud"}]
+    else:
+        tenant.agent_connections.append(erp)
     params = tmp_path / "params.json"
     params.write_text(
         json.dumps(
@@ -55,11 +59,11 @@ async def test_run_pattern_follows_to_a_verified_result(
     address = env.client.service_client.config.target_host
     async with running(tenant):
         code, out = await vsc(
-            "run", "3.1.1", "--params", str(params), "--tenant", tenant.name, "--address", address
+            "run", pattern, "--params", str(params), "--tenant", tenant.name, "--address", address
         )
     assert code == 0, out
     assert "vans -> vans" in out and "routes -> routes" in out
-    assert out.count("yes") == 2 and "/namespaces/default/workflows/3.1.1-" in out
+    assert out.count("yes") == 2 and f"/namespaces/default/workflows/{pattern}-" in out
 
 
 async def test_run_refuses_unknown_pattern_and_bad_json(tmp_path: Path) -> None:

@@ -80,6 +80,28 @@ async def test_create_workflow_definition_plan_local_to_cloud(api: Api) -> None:
     ]
 
 
+async def test_create_workflow_definition_plan_cloud_to_local(api: Api) -> None:
+    await ready(api)
+    body = definition(
+        "3.3.2",
+        "dw",
+        source_connection="cloud_dw",
+        tables=[{"source_table": "orders", "transform": {"filter": "id > 0"}}],
+    )
+    r = await api.call("POST", "/workflow-definitions", json=body)
+    assert r.status_code == 201, r.text
+    plan = r.json()["plan"]
+    assert plan["uses_buffer"] is True
+    assert [(s["kind"], s["location"]) for s in plan["steps"]] == [
+        ("extract", "cloud"),
+        ("transform", "cloud"),
+        ("load", "agent"),
+    ]
+    wrong = definition("3.3.2", "dw")  # a local source
+    r = await api.call("POST", "/workflow-definitions", json=wrong)
+    assert r.status_code == 422 and "needs a cloud connection" in r.json()["detail"]
+
+
 async def test_create_workflow_definition_unknown_connection_422(api: Api) -> None:
     await ready(api)
     r = await api.call("POST", "/workflow-definitions", json=definition(destination="nope"))
