@@ -64,7 +64,7 @@ ORDER_LINES_TRANSFORM: dict[str, Any] = {
 
 
 def demo_runs() -> list[tuple[str, dict[str, Any]]]:
-    """The demo's workflow inputs: three 3.1.1 copies and one 3.3.1 cloud sync."""
+    """The demo's workflow inputs: three 3.1.1 copies, a 3.3.1 cloud sync and a 3.3.2 one back."""
     names = [t.table for t in TABLES]
     runs: list[tuple[str, dict[str, Any]]] = []
     for source, prefix in (("erp_sqlite", "sqlite_"), ("erp_mariadb", "mariadb_"), ("erp_pg", "pg_")):
@@ -99,6 +99,23 @@ def demo_runs() -> list[tuple[str, dict[str, Any]]]:
                 "destination_connection": "cloud_dw",
                 "pipeline": "demo-erp-to-cloud",
                 "tables": cloud_tables,
+            },
+        )
+    )
+    # And back: the cloud's copy of the invoices, with a derived column, to the local warehouse.
+    back = {
+        "source_table": "invoices",
+        "destination_table": "cloud_invoices",
+        "transform": {"derive": [{"name": "amount_cents", "expr": "CAST(amount * 100 AS BIGINT)"}]},
+    }
+    runs.append(
+        (
+            "3.3.2",
+            {
+                "agent": "edge-1",
+                "source_connection": "cloud_dw",
+                "destination_connection": "local_dw",
+                "tables": [back],
             },
         )
     )
