@@ -68,7 +68,7 @@ def test_token_enrolls_once_then_list_shows_presence_then_revoke(store: tuple[st
         ts=0,
         signature="c2ln",
     )
-    mark_online(engine, AgentIdentity(tenant=tenant, agent_id="edge-7"), hello)
+    mark_online(engine, AgentIdentity(tenant=tenant, agent_id="edge-7", group="edge-7"), hello)
     engine.dispose()
     code, out, _ = vsc("agents", "list", "--metadata-url", url)
     assert code == 0, out
