@@ -146,14 +146,27 @@ def test_token_with_group_and_list_shows_the_group(store: tuple[str, str]) -> No
     assert code == 0 and "in group 'vans'" in err, out + err
     engine = make_engine(url)
     consume_enrollment_token(
-        engine, token=out.strip(), agent_id="edge-7", public_key=InMemoryEd25519Signer().public_key_b64(),
-        host="box", version="9.9",
+        engine,
+        token=out.strip(),
+        agent_id="edge-7",
+        public_key=InMemoryEd25519Signer().public_key_b64(),
+        host="box",
+        version="9.9",
     )
     engine.dispose()
     code, out, _ = vsc("agents", "list", "--tenant", tenant, "--metadata-url", url)
     [row] = [line for line in out.splitlines() if "edge-7" in line]
     assert code == 0 and "vans" in row and "group" in out
     code, out, _ = vsc(
-        "agents", "token", "--tenant", tenant, "--agent", "edge-8", "--group", "Not Valid", "--metadata-url", url
+        "agents",
+        "token",
+        "--tenant",
+        tenant,
+        "--agent",
+        "edge-8",
+        "--group",
+        "Not Valid",
+        "--metadata-url",
+        url,
     )
     assert code == 1 and "agent 'Not Valid' must be" in out
