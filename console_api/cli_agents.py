@@ -24,6 +24,7 @@ from activities.metadata import make_engine, migrate
 from console_api.gateway import GatewaySettings, issue_enrollment_token, revoke_agent, serve
 from console_api.presence import list_agents
 from console_api.settings import ConsoleSettings
+from workflows.queues import QueueNameError
 
 agents_app = typer.Typer(help="Enroll, list and revoke on-premise agents.", no_args_is_help=True)
 console = Console(width=200)
@@ -102,15 +103,26 @@ def token(
     tenant: TenantOpt,
     agent: AgentOpt,
     ttl: Annotated[str, typer.Option("--ttl", help="How long the token is valid: 90s, 30m, 1h, 2d.")] = "1h",
+    group: Annotated[
+        str | None,
+        typer.Option("--group", help="Agent group the agent joins (it serves the group's queue)."),
+    ] = None,
     metadata_url: MetadataOpt = SETTINGS.metadata_url,
 ) -> None:
     """Print a one-time enrollment token for AGENT (shown once; only its hash is stored)."""
     lifetime = parse_ttl(ttl)
-    with _store(metadata_url) as engine:
-        value = issue_enrollment_token(engine, tenant_id=tenant, agent_id=agent, ttl=lifetime)
+    with _store(metadata_url) as engine, _errors():
+        try:
+            value = issue_enrollment_token(
+                engine, tenant_id=tenant, agent_id=agent, ttl=lifetime, group_id=group
+            )
+        except QueueNameError as exc:
+            console.print(f"[red]error:[/] {exc}")
+            raise typer.Exit(1) from None
     typer.echo(value)
+    member = f" in group {group!r}" if group else ""
     typer.echo(
-        f"one-time token for agent {agent!r} of tenant {tenant!r}, valid {ttl}; on the agent run:\n"
+        f"one-time token for agent {agent!r}{member} of tenant {tenant!r}, valid {ttl}; on the agent run:\n"
         f"  vsc-agent enroll --gateway wss://<gateway> --agent-id {agent} --token <the token above>",
         err=True,
     )
@@ -127,12 +139,19 @@ def list_(
     if not agents:
         console.print("no enrolled agents")
         return
-    table = Table("tenant", "agent", "state", "last heartbeat (UTC)", "version", "host", "endpoints")
+    table = Table("tenant", "agent", "group", "state", "last heartbeat (UTC)", "version", "host", "endpoints")
     for a in agents:
         colour = {"online": "green", "revoked": "red"}.get(a.state, "yellow")
         seen = a.last_heartbeat.strftime("%Y-%m-%d %H:%M:%S") if a.last_heartbeat else "never"
         table.add_row(
-            a.tenant, a.agent_id, f"[{colour}]{a.state}[/]", seen, a.version, a.host, ", ".join(a.endpoints)
+            a.tenant,
+            a.agent_id,
+            a.group,
+            f"[{colour}]{a.state}[/]",
+            seen,
+            a.version,
+            a.host,
+            ", ".join(a.endpoints),
         )
     console.print(table)
 

@@ -134,6 +134,14 @@ def _agent_buffer(client: Client, settings: AgentSettings) -> BufferStore:
     )
 
 
+def _task_queue(client: Client, settings: AgentSettings) -> str:
+    """The queue the gateway granted (an agent group's, chosen at enrollment), else the agent's own."""
+    tunnel = _TUNNELS.get(client)
+    if tunnel is not None and tunnel.queues:
+        return tunnel.queues[0]
+    return agent_queue(settings.tenant, settings.agent_id)
+
+
 def build_worker(
     client: Client,
     settings: AgentSettings,
@@ -148,7 +156,7 @@ def build_worker(
     steps = SyncSteps(connections=registry or json_registry(settings), buffer=_agent_buffer(client, settings))
     return Worker(
         client,
-        task_queue=agent_queue(settings.tenant, settings.agent_id),
+        task_queue=_task_queue(client, settings),
         activities=steps.all(),
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,

@@ -165,6 +165,13 @@ class Agent(TenantScoped, TenantBase):
     endpoints: Mapped[dict[str, Any]] = mapped_column(default=dict)
     status: Mapped[str] = mapped_column(String(32), default="offline")
     revoked_at: Mapped[datetime | None] = mapped_column()
+    group_id: Mapped[str | None] = mapped_column(String(63))
+    """Agent group whose queue the agent serves; ``None`` means a group of its own (its connector id)."""
+
+    @property
+    def group(self) -> str:
+        """The group the agent serves: ``group_id``, else its own connector id."""
+        return self.group_id or self.connector_id
 
 
 class EnrollmentToken(TenantScoped, TenantBase):
@@ -177,6 +184,8 @@ class EnrollmentToken(TenantScoped, TenantBase):
     token_hash: Mapped[str] = mapped_column(String(64))
     agent_id: Mapped[str] = mapped_column(String(63))
     """Connector id the token may enroll."""
+    group_id: Mapped[str | None] = mapped_column(String(63))
+    """Agent group the enrolled agent joins; ``None``: its own connector id."""
     expires_at: Mapped[datetime] = mapped_column()
     used_at: Mapped[datetime | None] = mapped_column()
     created_at: Mapped[datetime] = mapped_column(default=utcnow)

@@ -10,7 +10,7 @@ import hashlib
 import json
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 
 from activities.metadata import Agent, Connection, TenantSession
 from console_api.api.problems import field_error
@@ -75,9 +75,16 @@ def plan_definition(session: TenantSession, *, pattern: str, body: SyncInput) ->
         raise field_error(
             (*_INPUT, "destination_connection"), f"connection {destination.name!r} is not granted write"
         )
-    agent = session.scalars(select(Agent).where(Agent.connector_id == body.agent)).one_or_none()
-    if agent is None or agent.revoked_at is not None:
-        raise field_error((*_INPUT, "agent"), f"the tenant has no enrolled, unrevoked agent {body.agent!r}")
+    # ``agent`` names an agent group, or an agent in no group (whose group is its own id).
+    member = session.scalars(
+        select(Agent.id).where(
+            func.coalesce(Agent.group_id, Agent.connector_id) == body.agent, Agent.revoked_at.is_(None)
+        )
+    ).first()
+    if member is None:
+        raise field_error(
+            (*_INPUT, "agent"), f"the tenant has no enrolled, unrevoked agent or agent group {body.agent!r}"
+        )
     complexity = (
         TransformComplexity.SIMPLE
         if any(t.transform is not None for t in body.tables)

@@ -193,6 +193,8 @@ class AgentPublic(BaseModel):
 
     id: str
     agent_id: str
+    group: str
+    """The agent group whose queue it serves (its own id when it is in no group)."""
     name: str
     status: str
     online: bool
@@ -214,12 +216,15 @@ class EnrollmentTokenCreate(Request):
 
     agent_id: ConnectorId
     ttl_minutes: int | None = Field(default=None, ge=1, le=1440)
+    group_id: ConnectorId | None = None
+    """Agent group the agent joins (it then serves the group's queue); default: none."""
 
 
 class EnrollmentTokenPublic(BaseModel):
     """A one-time enrollment token, shown once."""
 
     agent_id: str
+    group: str
     token: str
     expires_at: Moment
 

@@ -20,6 +20,8 @@ class AgentIdentity(BaseModel):
 
     tenant: str
     agent_id: str
+    group: str
+    """The agent group whose queue it serves (its own id when it is in no group)."""
 
 
 def authenticate(
@@ -36,8 +38,9 @@ def authenticate(
             agent = session.scalars(select(Agent).where(Agent.connector_id == hello.agent_id)).one_or_none()
             public_key = None if agent is None else agent.public_key
             revoked = agent is not None and agent.revoked_at is not None
+            group = hello.agent_id if agent is None else agent.group
     except (InvalidInputError, TenantNotFoundError):
-        public_key, revoked = None, False
+        public_key, revoked, group = None, False, hello.agent_id
     if public_key is None:
         raise GatewayRefusedError("no enrolled agent by that name", code="unknown_agent")
     if revoked:
@@ -53,7 +56,7 @@ def authenticate(
             f"agent clock is {int(skew)}s off (max {MAX_CLOCK_SKEW_S}s); fix the agent's time",
             code="clock_skew",
         )
-    return AgentIdentity(tenant=hello.tenant, agent_id=hello.agent_id)
+    return AgentIdentity(tenant=hello.tenant, agent_id=hello.agent_id, group=group)
 
 
 def _agent(identity_tenant: str, agent_id: str) -> ColumnElement[bool]:

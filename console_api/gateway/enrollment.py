@@ -21,6 +21,7 @@ from activities.errors import GatewayRefusedError
 from activities.metadata import Agent, EnrollmentToken, Tenant, global_session, tenant_session
 from activities.metadata._models import as_utc, new_id, utcnow
 from console_api.gateway.store import tenant_write
+from workflows.queues import agent_queue
 
 DEFAULT_TOKEN_TTL = timedelta(hours=1)
 _PUBLIC_KEY_BYTES = 32
@@ -31,6 +32,8 @@ class EnrollmentResult(BaseModel):
 
     tenant: str
     agent_id: str
+    group: str
+    """The group whose queue the agent serves (its own id unless the token named one)."""
 
 
 def _hash(token: str) -> str:
@@ -38,21 +41,38 @@ def _hash(token: str) -> str:
 
 
 def issue_enrollment_token(
-    engine: Engine, *, tenant_id: str, agent_id: str, ttl: timedelta = DEFAULT_TOKEN_TTL
+    engine: Engine,
+    *,
+    tenant_id: str,
+    agent_id: str,
+    ttl: timedelta = DEFAULT_TOKEN_TTL,
+    group_id: str | None = None,
 ) -> str:
     """Create a one-time token that lets one agent enroll as ``agent_id`` within ``ttl``.
+
+    ``group_id`` makes the agent a member of that agent group: it serves the group's queue, which
+    every member polls, instead of a queue of its own. The group is fixed here, by the operator,
+    so an agent cannot choose which group's work it receives.
 
     Returns:
         The token; it is shown once and never stored in clear.
 
     Raises:
         TenantNotFoundError: The tenant is not provisioned.
+        QueueNameError: ``agent_id`` or ``group_id`` is not a valid queue name part.
     """
+    agent_queue(tenant_id, agent_id)
+    if group_id is not None:
+        agent_queue(tenant_id, group_id)
     token = secrets.token_urlsafe(32)
     with tenant_session(engine, tenant_id) as session:
         session.add(
             EnrollmentToken(
-                token_hash=_hash(token), agent_id=agent_id, expires_at=utcnow() + ttl, created_at=utcnow()
+                token_hash=_hash(token),
+                agent_id=agent_id,
+                group_id=group_id,
+                expires_at=utcnow() + ttl,
+                created_at=utcnow(),
             )
         )
     return token
@@ -110,7 +130,13 @@ def consume_enrollment_token(
         )
         if spent.rowcount != 1:
             raise _refuse("token_used", "the enrollment token was already used", tenant=tenant_id)
-        presence = {"public_key": public_key, "host": host, "version": version, "revoked_at": None}
+        presence = {
+            "public_key": public_key,
+            "host": host,
+            "version": version,
+            "revoked_at": None,
+            "group_id": row.group_id,
+        }
         updated = conn.execute(
             update(Agent)
             .where(Agent.tenant_id == tenant_id, Agent.connector_id == agent_id)
@@ -128,4 +154,4 @@ def consume_enrollment_token(
                     **presence,
                 )
             )
-    return EnrollmentResult(tenant=tenant_id, agent_id=agent_id)
+    return EnrollmentResult(tenant=tenant_id, agent_id=agent_id, group=row.group_id or agent_id)

@@ -3,9 +3,9 @@
 Only the calls an activity-only Python worker (temporalio 1.35) issues are allowed, each scoped
 to the session's namespace and task queues (found by running a worker through a logging proxy).
 Temporal does not sign task tokens, so respond/heartbeat calls are allowed only for tokens this
-agent's own polls returned (through any of its sessions on this gateway, so an activity running
-across a reconnect can still finish); a completed task's token is forgotten, so replays are
-refused too.
+agent group's polls returned (through any session of any member on this gateway, so an
+activity running across a reconnect can still finish); a completed task's token is forgotten, so
+replays are refused too.
 """
 
 from __future__ import annotations
@@ -24,7 +24,7 @@ _MAX_TOKENS = 10_000
 
 @dataclass
 class SessionScope:
-    """What one agent session may touch; ``tokens`` is shared by the agent's sessions."""
+    """What one agent session may touch; ``tokens`` is shared by the sessions of the agent's group."""
 
     tenant: str
     agent_id: str

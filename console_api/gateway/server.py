@@ -145,9 +145,19 @@ class Gateway:
         from console_api.gateway.agents import revoke_agent
 
         existed = await asyncio.to_thread(revoke_agent, self.engine, tenant_id=tenant_id, agent_id=agent_id)
-        self._tokens.pop((tenant_id, agent_id), None)
-        for session in self.sessions_of(tenant_id, agent_id):
+        revoked = self.sessions_of(tenant_id, agent_id)
+        groups = {s.identity.group for s in revoked}
+        for session in revoked:
             await session.close_revoked()
+        # The group's tokens stay while other members are connected: they may retry its tasks.
+        live_groups = {
+            s.identity.group
+            for (tenant, agent), sessions in self._sessions.items()
+            if tenant == tenant_id and agent != agent_id
+            for s in sessions
+        }
+        for group in groups - live_groups:
+            self._tokens.pop((tenant_id, group), None)
         return existed
 
     def _ssl_context(self) -> ssl.SSLContext | None:
@@ -283,12 +293,13 @@ class Gateway:
             engine=self.engine,
             upstream=self._upstream,
             audit=self.audit,
-            tokens=self._tokens.setdefault(key, OrderedDict()),
+            tokens=self._tokens.setdefault((identity.tenant, identity.group), OrderedDict()),
             backend=self._backend,
             keyring=self._keyring,
         )
         # A reconnecting agent supersedes its older sessions here: after a half-open drop the old
-        # one would otherwise keep long-polling and swallow tasks until its ping timeout.
+        # one would otherwise keep long-polling and swallow tasks until its ping timeout. This is
+        # per agent id: other members of its group keep their sessions.
         for old in self._sessions.get(key, set()):
             task = asyncio.create_task(old.close(_CLOSE_SUPERSEDED, "superseded by a newer session"))
             self._background.add(task)

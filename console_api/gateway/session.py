@@ -39,8 +39,10 @@ class AgentSession:
         identity: Who the agent proved to be.
         hello: What it reported (version, host, endpoints) for presence.
         session_id: Random id sent in the welcome and recorded in audit events.
-        tokens: Task tokens issued to this agent, shared by its sessions on this gateway so an
-            activity that outlives a reconnect can still heartbeat and complete.
+        tokens: Task tokens issued to this agent's group, shared by the sessions of every member
+            on this gateway, so an activity that outlives a reconnect can still heartbeat and
+            complete (a member can only complete tasks it polled in practice: it never sees the
+            others' tokens).
         backend: The gateway's buffer object store, if it serves buffer requests.
         keyring: The gateway's keyring, if it hands out data keys.
     """
@@ -62,7 +64,8 @@ class AgentSession:
     ) -> None:
         self.ws, self.identity, self.session_id = ws, identity, session_id
         self._hello, self._settings, self._engine, self._audit = hello, settings, engine, audit
-        queues = frozenset({agent_queue(identity.tenant, identity.agent_id)})
+        # Members of one group all serve the group's queue (by default the agent's own id).
+        queues = frozenset({agent_queue(identity.tenant, identity.group)})
         self.scope = SessionScope(
             tenant=identity.tenant,
             agent_id=identity.agent_id,

@@ -85,6 +85,8 @@ class TunnelClient:
         self._requests = RequestChannel()
         self.session_id: str | None = None
         self.sessions_opened = 0
+        self.queues: list[str] = []
+        """Task queues the gateway's last welcome granted (the agent group's queue)."""
         self.last_refusal: GatewayRefusedError | None = None
         self._final_refusal: asyncio.Future[GatewayRefusedError] | None = None
 
@@ -223,7 +225,7 @@ class TunnelClient:
             set_nodelay(ws.transport)
             welcome = await asyncio.wait_for(self._authenticate(ws), _HANDSHAKE_TIMEOUT_S)
             mux = Mux(ws, max_frame=opts.max_frame, on_response=self._requests.deliver)
-            self._mux, self.session_id = mux, welcome.session
+            self._mux, self.session_id, self.queues = mux, welcome.session, welcome.queues
             self.sessions_opened += 1
             self.last_refusal = None
             self._session_ready.set()

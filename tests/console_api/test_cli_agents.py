@@ -68,7 +68,7 @@ def test_token_enrolls_once_then_list_shows_presence_then_revoke(store: tuple[st
         ts=0,
         signature="c2ln",
     )
-    mark_online(engine, AgentIdentity(tenant=tenant, agent_id="edge-7"), hello)
+    mark_online(engine, AgentIdentity(tenant=tenant, agent_id="edge-7", group="edge-7"), hello)
     engine.dispose()
     code, out, _ = vsc("agents", "list", "--metadata-url", url)
     assert code == 0, out
@@ -136,3 +136,37 @@ async def test_vsc_gateway_serves_challenges_in_the_foreground(tmp_path: Path) -
     finally:
         proc.terminate()
         await proc.wait()
+
+
+def test_token_with_group_and_list_shows_the_group(store: tuple[str, str]) -> None:
+    url, tenant = store
+    code, out, err = vsc(
+        "agents", "token", "--tenant", tenant, "--agent", "edge-7", "--group", "vans", "--metadata-url", url
+    )
+    assert code == 0 and "in group 'vans'" in err, out + err
+    engine = make_engine(url)
+    consume_enrollment_token(
+        engine,
+        token=out.strip(),
+        agent_id="edge-7",
+        public_key=InMemoryEd25519Signer().public_key_b64(),
+        host="box",
+        version="9.9",
+    )
+    engine.dispose()
+    code, out, _ = vsc("agents", "list", "--tenant", tenant, "--metadata-url", url)
+    [row] = [line for line in out.splitlines() if "edge-7" in line]
+    assert code == 0 and "vans" in row and "group" in out
+    code, out, _ = vsc(
+        "agents",
+        "token",
+        "--tenant",
+        tenant,
+        "--agent",
+        "edge-8",
+        "--group",
+        "Not Valid",
+        "--metadata-url",
+        url,
+    )
+    assert code == 1 and "agent 'Not Valid' must be" in out

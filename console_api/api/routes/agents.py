@@ -27,13 +27,14 @@ def _public(row: Agent, *, online_within: float) -> AgentPublic:
     return AgentPublic(
         id=row.id,
         agent_id=row.connector_id,
+        group=row.group,
         name=row.name,
         status=row.status,
         online=row.status == "online" and row.revoked_at is None and fresh,
         last_heartbeat=beat,
         version=row.version,
         host=row.host,
-        queue=agent_queue(row.tenant_id, row.connector_id),
+        queue=agent_queue(row.tenant_id, row.group),
         revoked_at=row.revoked_at,
     )
 
@@ -70,10 +71,17 @@ def read_agent(
 def create_enrollment_token(
     body: EnrollmentTokenCreate, admin: AdminPrincipal, ctx: ContextDep
 ) -> EnrollmentTokenPublic:
-    """A one-time token with which the agent ``agent_id`` enrolls (``vsc-agent enroll``); shown once."""
+    """A one-time token with which the agent ``agent_id`` enrolls (``vsc-agent enroll``); shown once.
+
+    With ``group_id`` the agent joins that group: every member serves the group's queue.
+    """
     ttl = timedelta(minutes=body.ttl_minutes or ctx.settings.enrollment_ttl_minutes)
-    token = issue_enrollment_token(ctx.engine, tenant_id=admin.tenant, agent_id=body.agent_id, ttl=ttl)
-    return EnrollmentTokenPublic(agent_id=body.agent_id, token=token, expires_at=utcnow() + ttl)
+    token = issue_enrollment_token(
+        ctx.engine, tenant_id=admin.tenant, agent_id=body.agent_id, ttl=ttl, group_id=body.group_id
+    )
+    return EnrollmentTokenPublic(
+        agent_id=body.agent_id, group=body.group_id or body.agent_id, token=token, expires_at=utcnow() + ttl
+    )
 
 
 @router.post("/{agent_row_id}/revoke", response_model=AgentPublic, responses=error_responses(403, 404))

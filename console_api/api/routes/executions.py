@@ -8,7 +8,8 @@ is what every read checks before answering.
 from __future__ import annotations
 
 import uuid
-from typing import Annotated
+from datetime import timedelta
+from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Path, Query
@@ -23,6 +24,7 @@ from console_api.api.problems import error_responses
 from console_api.api.routes.definitions import get_definition
 from console_api.api.schemas import ExecutionCreate, ExecutionPublic, ExecutionsPublic
 from console_api.api.settings import ApiSettings
+from console_api.presence import online_members
 from workflows.queues import cloud_queue
 from workflows.registry import WORKFLOW_BY_PATTERN
 from workflows.sync_types import SyncResult
@@ -77,12 +79,27 @@ def _definition_of(session: SessionDep, workflow_ids: list[str]) -> dict[str, st
     return {r.workflow_id: r.definition_id for r in rows}
 
 
-@router.post("", response_model=ExecutionPublic, status_code=201, responses=error_responses(403, 404))
+def _require_online_agent(session: SessionDep, document: dict[str, Any], *, within_seconds: float) -> None:
+    """Refuse (409) a run whose plan needs an agent or agent group with no member online.
+
+    Started anyway, the run would wait on a queue nobody polls until its timeouts fire.
+    """
+    group = document.get("input", {}).get("agent")
+    if group and not online_members(session, group, within=timedelta(seconds=within_seconds)):
+        raise HTTPException(
+            409,
+            f"agent or agent group {group!r} has no member online (no heartbeat in the last "
+            f"{within_seconds:g} s); start the agent (`vsc-agent run`) and retry",
+        )
+
+
+@router.post("", response_model=ExecutionPublic, status_code=201, responses=error_responses(403, 404, 409))
 async def start_execution(
     body: ExecutionCreate, op: OperatorPrincipal, session: SessionDep, client: TemporalDep, ctx: ContextDep
 ) -> ExecutionPublic:
-    """Run a definition version on the tenant's cloud queue."""
+    """Run a definition version on the tenant's cloud queue (409 when its agent has no member online)."""
     definition = get_definition(session, body.definition_id)
+    _require_online_agent(session, definition.document, within_seconds=ctx.settings.agent_online_seconds)
     workflow = WORKFLOW_BY_PATTERN[definition.pattern]
     workflow_id = f"{op.tenant}-{definition.name}-{uuid.uuid4()}"
     queue = cloud_queue(op.tenant)

@@ -18,6 +18,8 @@ from temporalio.client import Client
 from activities.metadata import make_engine, provision_tenant
 from console_api.api import ApiSettings, Role, create_api_key, create_app
 from console_api.gateway import consume_enrollment_token, issue_enrollment_token
+from console_api.gateway.agents import AgentIdentity, mark_online
+from mini_connector.tunnel.protocol import Hello
 
 
 @dataclass
@@ -52,8 +54,8 @@ def new_tenant() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
-def enroll(engine: Engine, tenant: str, agent_id: str = "edge-1") -> None:
-    token = issue_enrollment_token(engine, tenant_id=tenant, agent_id=agent_id)
+def enroll(engine: Engine, tenant: str, agent_id: str = "edge-1", group_id: str | None = None) -> None:
+    token = issue_enrollment_token(engine, tenant_id=tenant, agent_id=agent_id, group_id=group_id)
     consume_enrollment_token(
         engine,
         token=token,
@@ -62,6 +64,12 @@ def enroll(engine: Engine, tenant: str, agent_id: str = "edge-1") -> None:
         host="test",
         version="0",
     )
+
+
+def come_online(engine: Engine, tenant: str, agent_id: str = "edge-1") -> None:
+    """Record presence as a gateway would when the agent's session opens."""
+    hello = Hello(tenant=tenant, agent_id=agent_id, ts=0, signature="-")
+    mark_online(engine, AgentIdentity(tenant=tenant, agent_id=agent_id, group=agent_id), hello)
 
 
 MakeApi = Callable[..., Awaitable[Api]]

@@ -6,12 +6,14 @@ import sqlite3
 from pathlib import Path
 
 import pytest
+from sqlalchemy import update
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.metadata import Agent, tenant_session
 from tests.workflows.harness import Tenant, running
 
-from .conftest import Api, MakeApi, enroll, new_tenant
+from .conftest import Api, MakeApi, come_online, enroll, new_tenant
 from .test_definitions import definition, setup_connections
 
 
@@ -33,6 +35,7 @@ async def world(make_api: MakeApi, env: WorkflowEnvironment, tmp_path: Path) -> 
     ]
     await setup_connections(api)
     enroll(api.engine, name)
+    come_online(api.engine, name)
     return api, tenant
 
 
@@ -104,6 +107,7 @@ async def test_read_execution_other_tenant(world: tuple[Api, Tenant]) -> None:
     api, _ = world
     await setup_connections(api, api.other)
     enroll(api.engine, api.other.tenant)
+    come_online(api.engine, api.other.tenant)
     theirs = await saved_definition(api, api.other)
     started = (await api.call("POST", "/executions", api.other, json={"definition_id": theirs})).json()
     wid = started["workflow_id"]
@@ -145,3 +149,14 @@ async def test_cancel_execution_other_tenant(world: tuple[Api, Tenant]) -> None:
     # Covered with a live foreign run in test_read_execution_other_tenant; here a foreign-looking id.
     r = await api.call("POST", f"/executions/{api.other.tenant}-orders-x/cancel")
     assert r.status_code == 404
+
+
+async def test_start_execution_refused_409_when_no_agent_is_online(world: tuple[Api, Tenant]) -> None:
+    api, tenant = world
+    definition_id = await saved_definition(api)
+    with tenant_session(api.engine, tenant.name) as session:  # its gateway recorded it offline
+        session.execute(update(Agent).values(status="offline"))
+    r = await api.call("POST", "/executions", api.operator, json={"definition_id": definition_id})
+    assert r.status_code == 409, r.text
+    assert r.headers["content-type"].startswith("application/problem+json")
+    assert "agent or agent group 'edge-1' has no member online" in r.json()["detail"]
