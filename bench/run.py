@@ -1,9 +1,11 @@
 """``make bench`` / ``make bench-smoke``: time every system on both tables and check every copy.
 
-Usage: ``python -m bench.run [--smoke] [--scale 5] [--rows 1000000] [--reps 3] [--systems a,b]``.
-Progress goes to stderr, the summary table to stdout, one JSON line per run to
-``bench/results/<timestamp>.jsonl``. The exit status is 1 if any run failed or any destination
-differed from its source.
+Usage: ``python -m bench.run [--smoke] [--scale 5] [--rows 1000000] [--reps 3] [--systems a,b]
+[--groups copy,tunnel] [--activities 300] [--idle-agents 200]``.
+Progress goes to stderr, the summary tables to stdout, one JSON line per copy run to
+``bench/results/<timestamp>.jsonl`` and the tunnel group's figures to ``<timestamp>-tunnel.json``.
+The exit status is 1 if any run failed or any destination differed from its source; a missed
+tunnel target is reported in its table, not in the exit status.
 """
 
 from __future__ import annotations
@@ -26,9 +28,12 @@ from bench.orchestrated import Orchestrated
 from bench.pg import Databases, checkpoint, copy_schema, parity, run_sql
 from bench.report import RunRecord, append_jsonl, print_summary, summarise
 from bench.systems import System, Target, pattern_311, pattern_331, psycopg_passthrough, raw_binary_pipe
+from bench.tunnel import run_tunnel_bench
+from bench.tunnel_report import print_tunnel
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SYSTEMS = ("raw_pipe", "psycopg_copy", "p311", "p331_buffer", "p311_temporal")
+GROUPS = ("copy", "tunnel")
 
 
 class BenchOptions(BaseModel):
@@ -38,6 +43,9 @@ class BenchOptions(BaseModel):
     rows: int
     reps: int
     systems: tuple[str, ...]
+    groups: tuple[str, ...] = GROUPS
+    activities: int = 300
+    idle_agents: int = 200
     results_dir: Path
     temporal: Path
 
@@ -52,6 +60,13 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
     parser.add_argument("--rows", type=int, help="firenibble rows (default 1,000,000)")
     parser.add_argument("--reps", type=int, help="repetitions per system, order rotated (default 3)")
     parser.add_argument("--systems", default=",".join(SYSTEMS), help=f"comma list of {', '.join(SYSTEMS)}")
+    parser.add_argument("--groups", default=",".join(GROUPS), help=f"comma list of {', '.join(GROUPS)}")
+    parser.add_argument(
+        "--activities", type=int, help="tunnel: sequential activities per round (default 300)"
+    )
+    parser.add_argument(
+        "--idle-agents", type=int, help="tunnel: idle agent sessions for memory (default 200)"
+    )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
     parser.add_argument("--temporal", type=Path, default=Path(sys.executable).parent / "temporal")
     args = parser.parse_args(argv)
@@ -59,11 +74,17 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
     unknown = sorted(set(systems) - set(SYSTEMS))
     if unknown or not systems:
         parser.error(f"unknown systems {unknown}; choose from {', '.join(SYSTEMS)}")
+    groups = tuple(g.strip() for g in args.groups.split(",") if g.strip())
+    if set(groups) - set(GROUPS) or not groups:
+        parser.error(f"unknown groups {sorted(set(groups) - set(GROUPS))}; choose from {', '.join(GROUPS)}")
     return BenchOptions(
         scale=args.scale if args.scale is not None else (0.05 if args.smoke else 5.0),
         rows=args.rows if args.rows is not None else (20_000 if args.smoke else 1_000_000),
         reps=args.reps if args.reps is not None else (1 if args.smoke else 3),
         systems=systems,
+        groups=groups,
+        activities=args.activities if args.activities is not None else (20 if args.smoke else 300),
+        idle_agents=args.idle_agents if args.idle_agents is not None else (20 if args.smoke else 200),
         results_dir=args.results_dir,
         temporal=args.temporal,
     )
@@ -87,12 +108,20 @@ def rotated(systems: list[System], rep: int) -> list[System]:
 class Bench:
     """One benchmark: a source database, the systems, and the records of every run."""
 
-    def __init__(self, *, options: BenchOptions, dbs: Databases, src_url: str, log: Console) -> None:
+    def __init__(
+        self,
+        *,
+        options: BenchOptions,
+        dbs: Databases,
+        src_url: str,
+        log: Console,
+        bench_id: str | None = None,
+    ) -> None:
         self.options = options
         self.dbs = dbs
         self.src_url = src_url
         self.log = log
-        self.bench_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+        self.bench_id = bench_id or datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         self.jsonl = options.results_dir / f"{self.bench_id}.jsonl"
         self.records: list[RunRecord] = []
         self.postgres = str(run_sql(src_url, "SHOW server_version")[0][0])
@@ -171,7 +200,7 @@ def build_systems(names: tuple[str, ...], orchestrated: Orchestrated | None) -> 
     return [available[name] for name in SYSTEMS if name in names]
 
 
-async def bench(options: BenchOptions, *, out: Console, log: Console) -> list[RunRecord]:
+async def copy_group(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> list[RunRecord]:
     """Prepare the source, run every system, print the summary; databases are dropped on any exit."""
     with Databases() as dbs, tempfile.TemporaryDirectory(prefix="vsc-bench-") as tmp:
         scratch = Path(tmp)
@@ -180,7 +209,7 @@ async def bench(options: BenchOptions, *, out: Console, log: Console) -> list[Ru
         sources = prepare_source(src_url, scale=options.scale, rows=options.rows)
         for s in sources:
             log.log(f"{s.table}: {s.rows:,} rows, {s.binary_bytes / 1e6:.1f} MB as binary COPY")
-        runner = Bench(options=options, dbs=dbs, src_url=src_url, log=log)
+        runner = Bench(options=options, dbs=dbs, src_url=src_url, log=log, bench_id=bench_id)
         if "p311_temporal" in options.systems:
             (scratch / "temporal").mkdir()
             async with Orchestrated(temporal_binary=options.temporal, home=scratch / "temporal") as orch:
@@ -197,13 +226,45 @@ async def bench(options: BenchOptions, *, out: Console, log: Console) -> list[Ru
     return runner.records
 
 
+async def tunnel_group(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> bool:
+    """Measure the gateway against direct gRPC, print its table, write its JSON; False if it failed."""
+    log.log(
+        f"tunnel: {options.activities} sequential activities x 2 rounds, {options.idle_agents} idle agents"
+    )
+    try:
+        report = await run_tunnel_bench(
+            activities=options.activities, idle_agents=options.idle_agents, temporal=options.temporal
+        )
+    except Exception as exc:  # a failed group is a result: the other group's table still prints
+        log.log(f"tunnel group FAILED: {type(exc).__name__}: {exc}")
+        return False
+    print_tunnel(out, report, title=f"bench {bench_id}: tunnel, gateway vs direct gRPC (same run)")
+    path = options.results_dir / f"{bench_id}-tunnel.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.model_dump_json(indent=2) + "\n")
+    log.log(f"tunnel figures written to {path}")
+    return True
+
+
+async def bench(options: BenchOptions, *, out: Console, log: Console) -> bool:
+    """Run the selected groups; True only if every run finished and every copy matched its source."""
+    bench_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
+    ok = True
+    if "copy" in options.groups:
+        records = await copy_group(options, out=out, log=log, bench_id=bench_id)
+        ok = bool(records) and all(r.ok for r in records)
+    if "tunnel" in options.groups:
+        ok = await tunnel_group(options, out=out, log=log, bench_id=bench_id) and ok
+    return ok
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the benchmark; 0 only if every run finished and every destination matched its source."""
     options = parse_args(argv)
-    records = asyncio.run(
+    ok = asyncio.run(
         bench(options, out=Console(width=None if sys.stdout.isatty() else 160), log=Console(stderr=True))
     )
-    return 0 if records and all(r.ok for r in records) else 1
+    return 0 if ok else 1
 
 
 if __name__ == "__main__":

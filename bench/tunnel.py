@@ -1,48 +1,98 @@
-"""Sequential activity round trip through the gateway tunnel vs direct gRPC (prints, asserts nothing).
+"""The tunnel group of ``make bench``: what the agent's gateway costs, against direct gRPC in the same run.
 
-    PYTHONPATH=. python -m bench.tunnel [--activities 300]
+Three figures, each with its same-run baseline:
 
-One dev server, one gateway on loopback, one workflow worker (direct). The activity worker runs
-once dialling Temporal directly and once through ``TunnelClient`` -> gateway -> authorizing
-proxy. A round trip is the gap between the starts of consecutive activities: completion, the
-workflow task that schedules the next activity, and the poll that delivers it.
+- sequential activity round trip: one workflow runs N activities one after another on the agent
+  queue; a round trip is the gap between the starts of consecutive activities (completion, the
+  workflow task that schedules the next one, and the poll that delivers it). The activity worker
+  dials Temporal once directly and once through ``TunnelClient`` -> gateway -> authorizing proxy,
+  two interleaved rounds each so drift in the dev server hits both equally;
+- unary ``GetSystemInfo`` round trip, direct and through the tunnel;
+- the gateway's resident memory per connected idle agent: N identities enrolled in one tenant,
+  N authenticated sessions opened from this process, the gateway's ``VmRSS`` read from ``/proc``
+  before and after.
+
+The gateway runs as its own process (``python -m console_api.gateway``), as in production, so its
+RSS is its own and its event loop is not shared with the workers. ``python -m bench.tunnel`` runs
+this group alone.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import os
+import socket
 import statistics
+import subprocess
+import sys
 import tempfile
 import time
 import uuid
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import AsyncExitStack, asynccontextmanager
 from datetime import timedelta
 from pathlib import Path
 
+from pydantic import BaseModel
+from sqlalchemy import Engine
 from temporalio import activity, workflow
+from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.metadata import make_engine, provision_tenant
-from activities.settings import TemporalConfig
-from console_api.gateway import Gateway, GatewaySettings, consume_enrollment_token, issue_enrollment_token
-from mini_connector.tunnel import InMemoryEd25519Signer, TunnelClient, TunnelOptions
-from tests.conftest import temporal_binary
+from console_api.gateway import consume_enrollment_token, issue_enrollment_token
+from mini_connector.tunnel import Backoff, InMemoryEd25519Signer, TunnelClient, TunnelOptions
 from workflows.queues import agent_queue
 
-STARTS: list[float] = []
+P50_BUDGET_MS = 2.0
+P99_BUDGET_MS = 10.0
+UNARY_P50_BUDGET_MS = 1.0
+_STARTS: list[float] = []
+_WARMUP = 10
+
+
+class Latency(BaseModel):
+    """p50 and p99 of one measurement in milliseconds, with its sample count."""
+
+    p50_ms: float
+    p99_ms: float
+    n: int
+
+    @classmethod
+    def of(cls, seconds: list[float]) -> Latency:
+        """Percentiles of samples given in seconds (p99 is the nearest rank, the max for n < 100)."""
+        ms = sorted(s * 1000 for s in seconds)
+        return cls(p50_ms=statistics.median(ms), p99_ms=ms[min(len(ms) - 1, int(len(ms) * 0.99))], n=len(ms))
+
+
+class TunnelReport(BaseModel):
+    """Every figure of the tunnel group, measured in one run."""
+
+    activities: int
+    activity_direct: Latency
+    activity_gateway: Latency
+    unary_direct: Latency
+    unary_gateway: Latency
+    idle_agents: int
+    rss_before_mib: float
+    rss_after_mib: float
+
+    @property
+    def mib_per_agent(self) -> float:
+        """Gateway RSS growth per connected idle agent."""
+        return (self.rss_after_mib - self.rss_before_mib) / self.idle_agents
 
 
 @activity.defn(name="tick")
-async def tick() -> None:
-    STARTS.append(time.perf_counter())
+async def _tick() -> None:
+    _STARTS.append(time.perf_counter())
 
 
-@workflow.defn(sandboxed=False)
-class Sequential:
+@workflow.defn(name="BenchSequential", sandboxed=False)
+class _Sequential:
     @workflow.run
     async def run(self, args: tuple[str, int]) -> None:
         queue, count = args
@@ -52,73 +102,203 @@ class Sequential:
             )
 
 
-def percentiles(samples: list[float]) -> tuple[float, float]:
-    ms = sorted(s * 1000 for s in samples)
-    return statistics.median(ms), ms[min(len(ms) - 1, int(len(ms) * 0.99))]
+def rss_mib(pid: int) -> float:
+    """Resident set size of process ``pid`` in MiB, from ``/proc/<pid>/status``."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def _enroll(engine: Engine, *, tenant: str, agent_ids: list[str]) -> list[InMemoryEd25519Signer]:
+    provision_tenant(engine, tenant_id=tenant, name=tenant)
+    signers = []
+    for agent_id in agent_ids:
+        signer = InMemoryEd25519Signer()
+        token = issue_enrollment_token(engine, tenant_id=tenant, agent_id=agent_id)
+        consume_enrollment_token(
+            engine, token=token, agent_id=agent_id, public_key=signer.public_key_b64(), host="", version=""
+        )
+        signers.append(signer)
+    return signers
 
 
 @asynccontextmanager
-async def tunnel_client(gw: Gateway, tenant: str, signer: InMemoryEd25519Signer) -> AsyncIterator[Client]:
-    options = TunnelOptions(gateway_url=gw.url, tenant=tenant, agent_id="edge-1")
+async def _gateway_process(*, home: Path, temporal_address: str) -> AsyncIterator[tuple[str, int]]:
+    """``python -m console_api.gateway`` on a free loopback port; yields its URL and pid."""
+    port = _free_port()
+    env = {
+        **os.environ,
+        "VSC_GATEWAY_HOST": "127.0.0.1",
+        "VSC_GATEWAY_PORT": str(port),
+        "VSC_GATEWAY_GATEWAY_ID": "gw-bench",
+        "VSC_GATEWAY_METADATA_URL": f"sqlite:///{home / 'metadata.db'}",
+        "VSC_GATEWAY_TEMPORAL__ADDRESS": temporal_address,
+    }
+    log_path = home / "gateway.log"
+    with log_path.open("wb") as log:
+        proc = await asyncio.create_subprocess_exec(
+            sys.executable, "-m", "console_api.gateway", env=env, stdout=log, stderr=subprocess.STDOUT
+        )
+    try:
+        deadline = time.monotonic() + 60
+        while True:
+            if proc.returncode is not None:
+                raise RuntimeError(f"the gateway exited with {proc.returncode}; see {log_path}")
+            try:
+                _, writer = await asyncio.open_connection("127.0.0.1", port)
+            except OSError:
+                if time.monotonic() > deadline:
+                    raise RuntimeError("the gateway did not start listening within 60 s") from None
+                await asyncio.sleep(0.1)
+                continue
+            writer.close()
+            break
+        yield f"ws://127.0.0.1:{port}", proc.pid
+    finally:
+        if proc.returncode is None:
+            proc.terminate()
+            try:
+                await asyncio.wait_for(proc.wait(), 10)
+            except TimeoutError:
+                proc.kill()
+                await proc.wait()
+
+
+@asynccontextmanager
+async def _tunnel(
+    url: str, *, tenant: str, agent_id: str, signer: InMemoryEd25519Signer
+) -> AsyncIterator[TunnelClient]:
+    options = TunnelOptions(
+        gateway_url=url, tenant=tenant, agent_id=agent_id, backoff=Backoff(cap_seconds=1.0)
+    )
     async with TunnelClient(options, signer) as tunnel:
-        await tunnel.wait_connected()
-        yield await Client.connect(tunnel.address)
+        await tunnel.wait_connected_or_refused()
+        yield tunnel
 
 
-async def measure(env: WorkflowEnvironment, agent: Client, queue: str, count: int) -> list[float]:
-    STARTS.clear()
+async def _activity_gaps(env: WorkflowEnvironment, agent: Client, *, queue: str, count: int) -> list[float]:
+    _STARTS.clear()
     wf_queue = f"wf-{uuid.uuid4().hex[:6]}"
     async with (
         Worker(
             env.client,
             task_queue=wf_queue,
-            workflows=[Sequential],
+            workflows=[_Sequential],
             workflow_runner=UnsandboxedWorkflowRunner(),
         ),
-        Worker(agent, task_queue=queue, activities=[tick]),
+        Worker(agent, task_queue=queue, activities=[_tick]),
     ):
         await env.client.execute_workflow(
-            Sequential.run, (queue, count), id=f"bench-{uuid.uuid4().hex[:6]}", task_queue=wf_queue
+            _Sequential.run, (queue, count), id=f"bench-{uuid.uuid4().hex[:6]}", task_queue=wf_queue
         )
-    gaps = [b - a for a, b in zip(STARTS, STARTS[1:], strict=False)]
-    return gaps[10:]  # warm-up
+    gaps = [b - a for a, b in zip(_STARTS, _STARTS[1:], strict=False)]
+    return gaps[min(_WARMUP, len(gaps) // 4) :]
 
 
-async def main(count: int) -> None:
-    env = await WorkflowEnvironment.start_local(dev_server_existing_path=temporal_binary(), ui=False)
-    home = Path(tempfile.mkdtemp(prefix="vsc-bench-tunnel-"))
-    url = f"sqlite:///{home / 'metadata.db'}"
-    engine = make_engine(url)
-    tenant = "bench"
-    provision_tenant(engine, tenant_id=tenant, name=tenant)
-    signer = InMemoryEd25519Signer()
-    token = issue_enrollment_token(engine, tenant_id=tenant, agent_id="edge-1")
-    consume_enrollment_token(
-        engine, token=token, agent_id="edge-1", public_key=signer.public_key_b64(), host="", version=""
+async def _unary(client: Client, count: int) -> list[float]:
+    samples = []
+    for _ in range(count + _WARMUP):
+        started = time.perf_counter()
+        await client.workflow_service.get_system_info(GetSystemInfoRequest())
+        samples.append(time.perf_counter() - started)
+    return samples[_WARMUP:]
+
+
+async def _idle_rss(
+    url: str, *, pid: int, tenant: str, signers: list[InMemoryEd25519Signer]
+) -> tuple[float, float]:
+    """Gateway RSS before and after opening one idle session per signer (agent ``idle-<i>``)."""
+    before = rss_mib(pid)
+    async with AsyncExitStack() as stack:
+        tunnels = [
+            await stack.enter_async_context(
+                TunnelClient(
+                    TunnelOptions(
+                        gateway_url=url, tenant=tenant, agent_id=f"idle-{i}", backoff=Backoff(cap_seconds=1.0)
+                    ),
+                    signer,
+                )
+            )
+            for i, signer in enumerate(signers)
+        ]
+        await asyncio.wait_for(asyncio.gather(*(t.wait_connected_or_refused() for t in tunnels)), 300)
+        await asyncio.sleep(1.0)  # let the gateway finish the sessions' first presence writes
+        after = rss_mib(pid)
+    return before, after
+
+
+async def run_tunnel_bench(*, activities: int, idle_agents: int, temporal: Path) -> TunnelReport:
+    """Start a dev server and a gateway process, measure every figure, stop both.
+
+    Args:
+        activities: Sequential activities per round (two rounds direct, two through the gateway).
+        idle_agents: Idle sessions opened for the memory figure.
+        temporal: The ``temporal`` CLI that runs the dev server.
+    """
+    env = await WorkflowEnvironment.start_local(
+        dev_server_existing_path=str(temporal), ui=False, dev_server_log_level="error"
     )
-    address = env.client.service_client.config.target_host
-    settings = GatewaySettings(port=0, metadata_url=url, temporal=TemporalConfig(address=address))
-    queue = agent_queue(tenant, "edge-1")
     try:
-        async with Gateway(settings, engine=engine) as gw:
-            results: dict[str, list[float]] = {}
-            for _ in range(2):  # interleave so drift in the dev server hits both equally
+        address = env.client.service_client.config.target_host
+        with tempfile.TemporaryDirectory(prefix="vsc-bench-tunnel-") as tmp:
+            home = Path(tmp)
+            engine = make_engine(f"sqlite:///{home / 'metadata.db'}")
+            tenant, idle_tenant = "bench", "bench_idle"
+            [signer] = await asyncio.to_thread(_enroll, engine, tenant=tenant, agent_ids=["edge-1"])
+            idle = await asyncio.to_thread(
+                _enroll, engine, tenant=idle_tenant, agent_ids=[f"idle-{i}" for i in range(idle_agents)]
+            )
+            engine.dispose()
+            queue = agent_queue(tenant, "edge-1")
+            gaps: dict[str, list[float]] = {"direct": [], "gateway": []}
+            unary: dict[str, list[float]] = {"direct": [], "gateway": []}
+            async with _gateway_process(home=home, temporal_address=address) as (url, pid):
                 direct = await Client.connect(address)
-                results.setdefault("direct", []).extend(await measure(env, direct, queue, count))
-                async with tunnel_client(gw, tenant, signer) as through:
-                    results.setdefault("gateway", []).extend(await measure(env, through, queue, count))
-        print(f"sequential activity round trip, {count} activities x 2 rounds each")
-        for name, samples in results.items():
-            p50, p99 = percentiles(samples)
-            print(f"  {name:8s} p50 {p50:6.2f} ms   p99 {p99:6.2f} ms   (n={len(samples)})")
-        d50, d99 = percentiles(results["direct"])
-        g50, g99 = percentiles(results["gateway"])
-        print(f"  overhead p50 {g50 - d50:+.2f} ms   p99 {g99 - d99:+.2f} ms   (targets: +2 ms, +10 ms)")
+                async with _tunnel(url, tenant=tenant, agent_id="edge-1", signer=signer) as tunnel:
+                    through = await Client.connect(tunnel.address)
+                    for _ in range(2):
+                        gaps["direct"] += await _activity_gaps(env, direct, queue=queue, count=activities)
+                        gaps["gateway"] += await _activity_gaps(env, through, queue=queue, count=activities)
+                        unary["direct"] += await _unary(direct, activities)
+                        unary["gateway"] += await _unary(through, activities)
+                before, after = await _idle_rss(url, pid=pid, tenant=idle_tenant, signers=idle)
     finally:
         await env.shutdown()
+    return TunnelReport(
+        activities=activities,
+        activity_direct=Latency.of(gaps["direct"]),
+        activity_gateway=Latency.of(gaps["gateway"]),
+        unary_direct=Latency.of(unary["direct"]),
+        unary_gateway=Latency.of(unary["gateway"]),
+        idle_agents=idle_agents,
+        rss_before_mib=before,
+        rss_after_mib=after,
+    )
+
+
+def main() -> None:
+    """``python -m bench.tunnel``: run the tunnel group alone and print its table."""
+    from rich.console import Console
+
+    from bench.tunnel_report import print_tunnel
+
+    parser = argparse.ArgumentParser(prog="python -m bench.tunnel", description=__doc__.splitlines()[0])
+    parser.add_argument("--activities", type=int, default=300)
+    parser.add_argument("--idle-agents", type=int, default=200)
+    parser.add_argument("--temporal", type=Path, default=Path(sys.executable).parent / "temporal")
+    args = parser.parse_args()
+    report = asyncio.run(
+        run_tunnel_bench(activities=args.activities, idle_agents=args.idle_agents, temporal=args.temporal)
+    )
+    print_tunnel(Console(), report)
 
 
 if __name__ == "__main__":
-    parser = argparse.ArgumentParser()
-    parser.add_argument("--activities", type=int, default=300)
-    asyncio.run(main(parser.parse_args().activities))
+    main()

@@ -52,7 +52,6 @@ from mini_connector.tunnel.protocol import (
 )
 
 log = logging.getLogger("vsc.gateway")
-_HANDSHAKE_TIMEOUT_S = 15.0
 _CLOSE_SUPERSEDED = 4409
 _CLOSE_TIMEOUT_S = 2.0  # a peer that does not answer a close (half-open) is aborted after this
 
@@ -79,6 +78,7 @@ class Gateway:
         self._sessions: dict[tuple[str, str], set[AgentSession]] = {}
         self._tokens: dict[tuple[str, str], OrderedDict[bytes, None]] = {}
         self._background: set[asyncio.Task[None]] = set()
+        self._handshakes = 0
         self._backend: ObjectBackend | None = None
         self._keyring: Keyring | None = None
         if settings.buffer is not None:
@@ -117,6 +117,7 @@ class Gateway:
             ping_interval=s.ping_interval,
             ping_timeout=s.ping_timeout,
             close_timeout=_CLOSE_TIMEOUT_S,
+            open_timeout=s.handshake_timeout,
             process_request=self._route,
         )
         log.info("gateway listening on %s", self.url)
@@ -168,10 +169,23 @@ class Gateway:
         context.load_cert_chain(self.settings.tls_cert, self.settings.tls_key)
         return context
 
-    def _route(self, connection: ServerConnection, request: Request) -> Response | None:
-        if request.path in (ENROLL_PATH, CONNECT_PATH):
-            return None
-        return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+    async def _route(self, connection: ServerConnection, request: Request) -> Response | None:
+        if request.path not in (ENROLL_PATH, CONNECT_PATH):
+            return connection.respond(HTTPStatus.NOT_FOUND, "not found\n")
+        if self._handshakes >= self.settings.max_handshakes:
+            await self.audit.record(
+                tenant=None,
+                action="gateway.auth_refused",
+                target=f"peer:{_peer(connection)}",
+                outcome="refused",
+                details={
+                    "code": "busy",
+                    "reason": "too many handshakes in progress",
+                    "peer": _peer(connection),
+                },
+            )
+            return connection.respond(HTTPStatus.SERVICE_UNAVAILABLE, "too many handshakes in progress\n")
+        return None
 
     async def _handle(self, ws: ServerConnection) -> None:
         set_nodelay(ws.transport)
@@ -180,8 +194,26 @@ class Gateway:
                 await self._enroll(ws)
             else:
                 await self._connect(ws)
-        except (ConnectionClosed, TimeoutError):
+        except ConnectionClosed:
             pass
+
+    async def _first_message(self, ws: ServerConnection, *, action: str) -> str | bytes | None:
+        """The peer's first message, counted against ``max_handshakes``; None if it timed out (refused)."""
+        self._handshakes += 1
+        try:
+            return await asyncio.wait_for(ws.recv(), self.settings.handshake_timeout)
+        except TimeoutError:
+            await self._refuse(
+                ws,
+                tenant=None,
+                action=action,
+                code="timeout",
+                detail=f"no message within {self.settings.handshake_timeout:g} s",
+                close_code=CLOSE_AUTH,
+            )
+            return None
+        finally:
+            self._handshakes -= 1
 
     async def _refuse(
         self,
@@ -205,7 +237,9 @@ class Gateway:
         await ws.close(close_code, code)
 
     async def _enroll(self, ws: ServerConnection) -> None:
-        raw = await asyncio.wait_for(ws.recv(), _HANDSHAKE_TIMEOUT_S)
+        raw = await self._first_message(ws, action="gateway.enroll_refused")
+        if raw is None:
+            return
         try:
             msg = Enroll.model_validate_json(raw)
         except ValidationError:
@@ -251,7 +285,9 @@ class Gateway:
     async def _connect(self, ws: ServerConnection) -> None:
         nonce = base64.b64encode(secrets.token_bytes(32)).decode()
         await ws.send(Challenge(nonce=nonce, gateway=self.settings.gateway_id).model_dump_json())
-        raw = await asyncio.wait_for(ws.recv(), _HANDSHAKE_TIMEOUT_S)
+        raw = await self._first_message(ws, action="gateway.auth_refused")
+        if raw is None:
+            return
         try:
             hello = Hello.model_validate_json(raw)
         except ValidationError:

@@ -40,6 +40,10 @@ class GatewaySettings(BaseSettings):
     """The cloud's buffer store and keyring (shared with the cloud workers); ``None``: no buffer service."""
     max_object_bytes: int = Field(default=64 << 20, ge=1)
     """Largest buffer object an agent may upload (in parts of at most one frame each)."""
+    handshake_timeout: float = Field(default=15.0, gt=0)
+    """Seconds a socket may take for the HTTP upgrade, and again for its hello or enroll message."""
+    max_handshakes: int = Field(default=256, ge=1)
+    """Sockets upgraded but not yet authenticated; more are answered HTTP 503 (a flood cannot grow it)."""
 
     @model_validator(mode="after")
     def _tls_pair(self) -> GatewaySettings:

@@ -1,4 +1,5 @@
-"""`make bench-smoke` end to end: every system copies both tables and every copy matches its source."""
+"""`make bench-smoke` end to end: every system copies both tables and every copy matches its source;
+the tunnel group reports latency through the gateway and direct, and the gateway's memory per agent."""
 
 from __future__ import annotations
 
@@ -42,3 +43,11 @@ def test_smoke_bench_copies_every_table_with_every_system_and_hashes_match(tmp_p
     for label in LABELS:
         assert table.count(label) == 2, f"{label!r} missing from the summary:\n{table}"
     assert "NO" not in table.split()
+    [tunnel_json] = tmp_path.glob("*-tunnel.json")
+    tunnel = json.loads(tunnel_json.read_text())
+    assert tunnel["idle_agents"] == 20 and tunnel["rss_after_mib"] > 0, tunnel
+    for key in ("activity_direct", "activity_gateway", "unary_direct", "unary_gateway"):
+        assert tunnel[key]["n"] > 0 and tunnel[key]["p50_ms"] > 0, tunnel
+    for measure in ("sequential activity round trip (20 x 2)", "unary GetSystemInfo"):
+        assert table.count(measure) == 2, f"{measure!r} missing from the tunnel table:\n{table}"
+    assert "MiB per agent" in table

@@ -1,0 +1,77 @@
+"""The tunnel group's table: gateway against direct gRPC from the same run, with met/missed targets."""
+
+from __future__ import annotations
+
+from rich.console import Console
+from rich.table import Table
+
+from bench.tunnel import P50_BUDGET_MS, P99_BUDGET_MS, UNARY_P50_BUDGET_MS, Latency, TunnelReport
+
+
+def _row(
+    table: Table, *, label: str, stat: str, direct: Latency, gateway: Latency, budget: float | None
+) -> None:
+    d, g = getattr(direct, f"{stat}_ms"), getattr(gateway, f"{stat}_ms")
+    verdict = "-" if budget is None else ("met" if g - d <= budget else "MISSED")
+    target = "-" if budget is None else f"<= direct + {budget:g} ms"
+    table.add_row(
+        label, stat, f"{d:.2f}", f"{g:.2f}", f"{g - d:+.2f}", f"{g / d:.2f}", str(gateway.n), target, verdict
+    )
+
+
+def render_tunnel(report: TunnelReport, *, title: str) -> Table:
+    """Latency rows (direct, gateway, delta, ratio, target verdict) and the memory row."""
+    table = Table(title=title)
+    for name, justify in (
+        ("measure", "left"),
+        ("stat", "left"),
+        ("direct ms", "right"),
+        ("gateway ms", "right"),
+        ("delta ms", "right"),
+        ("ratio", "right"),
+        ("n", "right"),
+        ("target", "left"),
+        ("verdict", "center"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    activity = f"sequential activity round trip ({report.activities} x 2)"
+    _row(
+        table,
+        label=activity,
+        stat="p50",
+        direct=report.activity_direct,
+        gateway=report.activity_gateway,
+        budget=P50_BUDGET_MS,
+    )
+    _row(
+        table,
+        label=activity,
+        stat="p99",
+        direct=report.activity_direct,
+        gateway=report.activity_gateway,
+        budget=P99_BUDGET_MS,
+    )
+    unary = "unary GetSystemInfo"
+    _row(
+        table,
+        label=unary,
+        stat="p50",
+        direct=report.unary_direct,
+        gateway=report.unary_gateway,
+        budget=UNARY_P50_BUDGET_MS,
+    )
+    _row(
+        table, label=unary, stat="p99", direct=report.unary_direct, gateway=report.unary_gateway, budget=None
+    )
+    table.caption = (
+        f"gateway RSS with {report.idle_agents} idle agents: {report.rss_before_mib:.1f} -> "
+        f"{report.rss_after_mib:.1f} MiB, {report.mib_per_agent:.3f} MiB per agent"
+    )
+    return table
+
+
+def print_tunnel(
+    console: Console, report: TunnelReport, *, title: str = "tunnel: gateway vs direct gRPC"
+) -> None:
+    """Print the tunnel table."""
+    console.print(render_tunnel(report, title=title))
