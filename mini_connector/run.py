@@ -20,6 +20,8 @@ _FIXES = {
     "issue a new enrollment token and run `vsc-agent enroll --force`",
     "bad_signature": "the gateway holds another key for this agent (enrolled again elsewhere?); "
     "run `vsc-agent enroll --force` with a new token",
+    "bad_certificate": "check the gateway URL, or give the CA that signs its certificate "
+    "(VSC_AGENT_GATEWAY_CA_FILE); `vsc-agent doctor` shows the details",
 }
 
 

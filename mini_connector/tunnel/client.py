@@ -43,7 +43,7 @@ from mini_connector.tunnel.signer import Signer
 log = logging.getLogger("vsc.tunnel")
 _HANDSHAKE_TIMEOUT_S = 15.0
 
-FINAL_REFUSALS = frozenset({"revoked", "unknown_agent", "bad_signature"})
+FINAL_REFUSALS = frozenset({"revoked", "unknown_agent", "bad_signature", "bad_certificate"})
 """Refusal codes that retrying cannot cure: the client stops dialling and reports them."""
 
 
@@ -197,6 +197,18 @@ class TunnelClient:
             try:
                 await self._session()
                 attempt = 0
+            except ssl.SSLCertVerificationError as exc:
+                # The agent refuses a gateway it cannot verify: retrying would only retry the refusal.
+                refusal = GatewayRefusedError(
+                    f"the gateway at {self._options.gateway_url} presented a certificate that does not verify "
+                    f"({exc.verify_message or exc.reason})",
+                    code="bad_certificate",
+                )
+                self.last_refusal = refusal
+                log.error("%s", refusal.message)
+                if self._final_refusal is not None:
+                    self._final_refusal.set_result(refusal)
+                return
             except GatewayRefusedError as exc:
                 self.last_refusal = exc
                 log.error("gateway refused the session: %s", exc.message)
@@ -205,6 +217,9 @@ class TunnelClient:
                     return
             except (OSError, TimeoutError, InvalidHandshake, ConnectionClosed, TunnelProtocolError) as exc:
                 log.warning("gateway session ended: %s", exc)
+            except Exception:
+                # Anything unforeseen must not silently end the reconnect loop: log it whole, retry.
+                log.exception("gateway session failed unexpectedly")
             delay = self._options.backoff.delay(attempt)
             attempt += 1
             log.info("reconnecting to the gateway in %.2fs", delay)
@@ -215,7 +230,7 @@ class TunnelClient:
         url = opts.gateway_url.rstrip("/") + CONNECT_PATH
         async with websockets.connect(
             url,
-            ssl=opts.ssl_context if url.startswith("wss://") else None,
+            ssl=(opts.ssl_context or ssl.create_default_context()) if url.startswith("wss://") else None,
             compression=None,
             max_size=opts.max_frame,
             ping_interval=opts.ping_interval,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import datetime as dt
 import ipaddress
 from collections.abc import AsyncIterator, Callable
@@ -15,7 +16,7 @@ from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import NameOID
 from temporalio.testing import WorkflowEnvironment
 
-from activities.errors import GatewayCertificateError, InvalidInputError
+from activities.errors import GatewayCertificateError, GatewayRefusedError, InvalidInputError
 from activities.metadata import make_engine
 from activities.settings import TemporalConfig
 from console_api.gateway import Gateway, GatewaySettings, issue_enrollment_token
@@ -96,6 +97,13 @@ async def test_agent_trusting_the_ca_runs_311_and_one_without_it_gets_a_certific
         await enroll(gateway_url=rig.gateway.url, token=token, agent_id="edge-2", key=AgentKey.generate())
     assert refused.value.fields["gateway"] == f"127.0.0.1:{rig.gateway.port}"
     assert token not in refused.value.message
+
+    # A running agent without the CA stops at once with the same clear refusal, instead of redialling.
+    untrusting = agent_settings(tenant, rig.gateway.url)
+    with pytest.raises(GatewayRefusedError, match="does not verify") as stopped:
+        async with asyncio.timeout(30), connect(untrusting, signer=signer):
+            pass
+    assert stopped.value.fields["code"] == "bad_certificate"
 
     # With the CA: the gateway kept serving, and 3.1.1 runs through wss.
     src_url, dst_url = pg_database("erp"), pg_database("dw")
