@@ -200,8 +200,8 @@ class TunnelClient:
             except ssl.SSLCertVerificationError as exc:
                 # The agent refuses a gateway it cannot verify: retrying would only retry the refusal.
                 refusal = GatewayRefusedError(
-                    f"the gateway at {self._options.gateway_url} presented a certificate that does not verify "
-                    f"({exc.verify_message or exc.reason})",
+                    f"the gateway at {self._options.gateway_url} presented a certificate that does not "
+                    f"verify ({exc.verify_message or exc.reason})",
                     code="bad_certificate",
                 )
                 self.last_refusal = refusal
