@@ -9,14 +9,16 @@ import signal
 import subprocess
 import sys
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import psycopg
 import pytest
-from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.api.enums.v1 import EventType, PendingActivityState
 from temporalio.client import WorkflowHandle
 from temporalio.testing import WorkflowEnvironment
 
+from activities.wiring import build_buffer
 from infra.demo.load import create_and_load
 from tests.workflows.harness import Tenant, running
 from workflows.sync_types import SyncResult
@@ -34,15 +36,22 @@ def start_agent(tenant: Tenant, log: Path) -> subprocess.Popen[bytes]:
     )
 
 
-async def rows_heartbeated(handle: WorkflowHandle) -> int:
-    """rows_written from the pending step's last heartbeat (0 if none yet)."""
+async def rows_heartbeated(
+    handle: WorkflowHandle, field: str = "rows_written", activity: str = "copy_table"
+) -> int:
+    """A row count from the pending ``activity``'s last heartbeat (0 if none yet).
+
+    ``copy_table`` heartbeats ``StepProgress``; ``extract_to_buffer`` nests it under ``progress``.
+    """
     desc = await handle.describe()
     for pending in desc.raw_description.pending_activities:
         if (
-            pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
+            pending.activity_type.name == activity
+            and pending.state == PendingActivityState.PENDING_ACTIVITY_STATE_STARTED
             and pending.heartbeat_details.payloads
         ):
-            return int(json.loads(pending.heartbeat_details.payloads[0].data).get("rows_written", 0))
+            details = json.loads(pending.heartbeat_details.payloads[0].data)
+            return int(details.get("progress", details).get(field, 0))
     return 0
 
 
@@ -101,3 +110,57 @@ async def test_sigkill_agent_mid_load_loses_and_duplicates_nothing(
     assert table.source == table.destination  # lost = extra = 0: same count, same content hash
     # The restarted attempt resumed from the last heartbeat: it re-read at most one batch.
     assert table.rows_read - table.source.rows <= 200  # type: ignore[union-attr]
+
+
+async def test_r6_agent_offline_mid_extract_leaves_no_orphaned_buffer_objects(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+) -> None:
+    """TESTPLAN R6 for Pattern 3.3.1: the agent goes silent for 2x the heartbeat timeout mid-extract."""
+    src_url, dst_url = pg_database("erp"), pg_database("cloud")
+    create_and_load(src_url, scale=1.0)
+    tenant = Tenant(client=env.client, home=tmp_path)
+    tenant.agent_connections = [{"name": "erp", "kind": "postgresql", "url": src_url}]
+    tenant.cloud_connections = [
+        {"name": "cloud", "kind": "postgresql", "url": dst_url, "location": "cloud", "write": True}
+    ]
+    heartbeat_s = 2
+    body = {
+        "agent": tenant.agent,
+        "source_connection": "erp",
+        "destination_connection": "cloud",
+        "tables": [{"source_table": "order_lines"}],
+        "limits": {"batch_rows": 200, "heartbeat_seconds": heartbeat_s},
+    }
+    log = tmp_path / "agent.log"
+    async with running(tenant, agent=False):
+        agent = start_agent(tenant, log)
+        try:
+            handle = await tenant.start("LocalToCloudSync", body)
+            deadline = asyncio.get_running_loop().time() + 150
+            while await rows_heartbeated(handle, "rows_read", "extract_to_buffer") < 1:
+                if asyncio.get_running_loop().time() > deadline:
+                    raise AssertionError(f"no progress heartbeated; agent log:\n{log.read_text()[-3000:]}")
+                await asyncio.sleep(0.05)
+            agent.send_signal(signal.SIGSTOP)  # offline: no heartbeats, no polls
+            await asyncio.sleep(2 * heartbeat_s)  # the fault's duration, not an assertion
+            agent.send_signal(signal.SIGCONT)
+            result: SyncResult = await asyncio.wait_for(handle.result(), timeout=180)
+            history = await handle.fetch_history()
+        finally:
+            agent.kill()
+            agent.wait()
+    table = result.tables[0]
+    rows, keys, dups = pk_stats(dst_url)
+    assert dups == 0 and rows == keys == table.source.rows  # type: ignore[union-attr]
+    assert table.source == table.destination
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in history.events
+        if e.event_type == EventType.EVENT_TYPE_ACTIVITY_TASK_STARTED
+    ]
+    assert max(attempts) > 1  # the silent attempt timed out and was retried
+    # No orphaned chunks: the run purged its prefix, and a sweep far in the future finds nothing.
+    buffer_dir = tmp_path / "buffer"
+    assert not [p for p in buffer_dir.rglob("*") if p.is_file()]
+    store = build_buffer(tenant.buffer_config())
+    assert store.sweep(now=datetime.now(UTC) + timedelta(days=30)) == 0
