@@ -129,3 +129,31 @@ async def test_revocation_from_another_process_closes_the_session_at_the_next_pr
         revoke_agent(rig.engine, tenant_id=tenant, agent_id="edge-1")  # DB only, as the console would
         await until(lambda: tunnel.last_refusal is not None)
     assert "gateway.session_revoked" in rig.actions(tenant)
+
+
+async def test_replayed_hello_from_an_earlier_session_is_refused(rig: GatewayRig) -> None:
+    """S11 "replayed frames": a captured hello is bound to its session's nonce and is worthless later."""
+    tenant = new_tenant()
+    signer = rig.enroll(tenant)
+    async with websockets.connect(rig.gateway.url + CONNECT_PATH, compression=None) as ws:
+        challenge = Challenge.model_validate_json(await ws.recv())
+        ts = int(time.time())
+        msg = auth_message(
+            gateway=challenge.gateway, nonce=challenge.nonce, tenant=tenant, agent_id="edge-1", ts=ts
+        )
+        captured = Hello(
+            tenant=tenant, agent_id="edge-1", ts=ts, signature=base64.b64encode(signer.sign(msg)).decode()
+        ).model_dump_json()
+        await ws.send(captured)
+        assert '"welcome"' in await ws.recv()
+    async with websockets.connect(rig.gateway.url + CONNECT_PATH, compression=None) as ws:
+        fresh = Challenge.model_validate_json(await ws.recv())
+        assert fresh.nonce != challenge.nonce
+        await ws.send(captured)  # the attacker's replay, within the clock-skew window
+        assert '"bad_signature"' in await ws.recv()
+        try:
+            await ws.recv()
+        except ConnectionClosed:
+            pass
+        assert ws.close_code == 4401
+    assert refused_codes(rig, tenant) == ["bad_signature"]
