@@ -147,10 +147,6 @@ class VaultError(VscError, Terminal):
     """The agent's local vault is missing, from another machine, opened with the wrong secret or altered."""
 
 
-class EnrollmentRefusedError(VscError, Terminal):
-    """The gateway refused an agent enrollment (bad, expired or used token; mismatched agent id)."""
-
-
 class GatewayUnreachableError(VscError, Transient):
     """The agent could not reach its gateway (DNS failure, connection refused, timeout)."""
 

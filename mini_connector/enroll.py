@@ -13,9 +13,9 @@ from importlib.metadata import PackageNotFoundError, version
 
 from pydantic import BaseModel, ConfigDict, ValidationError
 
-from activities.errors import EnrollmentRefusedError, GatewayProtocolError, GatewayUnreachableError
+from activities.errors import GatewayProtocolError, GatewayRefusedError, GatewayUnreachableError
 from mini_connector._dial import ENROLL_PATH, dial, endpoint, gateway_errors
-from mini_connector.identity import AgentKey
+from mini_connector.tunnel.signer import Signer
 
 __all__ = ["REFUSALS", "EnrollResult", "agent_version", "enroll"]
 
@@ -73,7 +73,7 @@ def _interpret(raw: str | bytes, *, agent_id: str, where: str) -> EnrollResult:
         code = _printable(reply.code, 40) or "unknown"
         message = REFUSALS.get(code, f"the gateway refused the enrollment (code {code!r})")
         detail = _printable(reply.detail)
-        raise EnrollmentRefusedError(
+        raise GatewayRefusedError(
             f"enrollment refused: {message}" + (f" [{detail}]" if detail else ""), code=code
         )
     if reply.type != "enrolled" or not reply.tenant or reply.agent_id != agent_id:
@@ -82,7 +82,7 @@ def _interpret(raw: str | bytes, *, agent_id: str, where: str) -> EnrollResult:
 
 
 async def enroll(
-    *, gateway_url: str, token: str, agent_id: str, key: AgentKey, wait_s: float = 10.0
+    *, gateway_url: str, token: str, agent_id: str, key: Signer, wait_s: float = 10.0
 ) -> EnrollResult:
     """Send the enroll message and wait for the gateway's verdict.
 
@@ -90,14 +90,14 @@ async def enroll(
         gateway_url: Base URL of the gateway (``wss://...``).
         token: The one-time enrollment token from the console.
         agent_id: The connector id this agent enrolls as.
-        key: The freshly generated key pair whose public half is registered.
+        key: The agent's key (freshly generated); only its public half is sent.
         wait_s: Seconds for the connection and for the reply each.
 
     Returns:
         The tenant and agent id the gateway recorded.
 
     Raises:
-        EnrollmentRefusedError: The gateway answered with an error code.
+        GatewayRefusedError: The gateway answered with an error code.
         GatewayUnreachableError: DNS, refused connection or timeout.
         GatewayCertificateError: The gateway's TLS certificate does not verify.
         GatewayProtocolError: The peer is not an agent gateway, or answered nonsense.

@@ -2,7 +2,6 @@
 
 from mini_connector.tunnel.backoff import Backoff
 from mini_connector.tunnel.client import TunnelClient, TunnelOptions
-from mini_connector.tunnel.enroll import enroll
 from mini_connector.tunnel.mux import Mux
 from mini_connector.tunnel.protocol import (
     CLOSE_AUTH,
@@ -23,7 +22,6 @@ __all__ = [
     "TunnelClient",
     "TunnelOptions",
     "Backoff",
-    "enroll",
     # Identity
     "Signer",
     "InMemoryEd25519Signer",

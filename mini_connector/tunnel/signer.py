@@ -9,9 +9,7 @@ from __future__ import annotations
 import base64
 from typing import Protocol, runtime_checkable
 
-from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
-from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+from activities.crypto import ed25519_generate, ed25519_public, ed25519_sign, ed25519_verify
 
 
 @runtime_checkable
@@ -31,20 +29,19 @@ class InMemoryEd25519Signer:
     """A :class:`Signer` holding its key in memory (tests, benchmarks, simulated agents).
 
     Args:
-        private_key: The key to use; a fresh one is generated when omitted.
+        private_key: The raw 32-byte Ed25519 private key; a fresh one is generated when omitted.
     """
 
-    def __init__(self, private_key: Ed25519PrivateKey | None = None) -> None:
-        self._key = private_key or Ed25519PrivateKey.generate()
+    def __init__(self, private_key: bytes | None = None) -> None:
+        self._key = private_key or ed25519_generate()
 
     def public_key_b64(self) -> str:
         """Base64 of the raw public key, the form the gateway stores in ``agents.public_key``."""
-        raw = self._key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
-        return base64.b64encode(raw).decode()
+        return base64.b64encode(ed25519_public(self._key)).decode()
 
     def sign(self, data: bytes) -> bytes:
         """Ed25519 signature of ``data``."""
-        return self._key.sign(data)
+        return ed25519_sign(self._key, data)
 
 
 def verify_signature(*, public_key_b64: str, signature_b64: str, data: bytes) -> bool:
@@ -54,8 +51,8 @@ def verify_signature(*, public_key_b64: str, signature_b64: str, data: bytes) ->
     the same refusal.
     """
     try:
-        key = Ed25519PublicKey.from_public_bytes(base64.b64decode(public_key_b64, validate=True))
-        key.verify(base64.b64decode(signature_b64, validate=True), data)
-    except (InvalidSignature, ValueError):
+        key = base64.b64decode(public_key_b64, validate=True)
+        signature = base64.b64decode(signature_b64, validate=True)
+    except ValueError:
         return False
-    return True
+    return ed25519_verify(key, signature, data)

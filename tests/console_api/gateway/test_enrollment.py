@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from datetime import timedelta
 
 import pytest
@@ -10,13 +11,14 @@ from sqlalchemy import select
 from activities.errors import GatewayRefusedError
 from activities.metadata import Agent, EnrollmentToken, provision_tenant, tenant_session
 from console_api.gateway import issue_enrollment_token
-from mini_connector.tunnel import InMemoryEd25519Signer, enroll
+from mini_connector.enroll import agent_version, enroll
+from mini_connector.tunnel import InMemoryEd25519Signer
 from tests.console_api.gateway.conftest import GatewayRig, new_tenant
 
 
 async def _refusal(rig: GatewayRig, token: str, agent_id: str = "edge-1") -> str:
     with pytest.raises(GatewayRefusedError) as caught:
-        await enroll(rig.gateway.url, token=token, agent_id=agent_id, signer=InMemoryEd25519Signer())
+        await enroll(gateway_url=rig.gateway.url, token=token, agent_id=agent_id, key=InMemoryEd25519Signer())
     return str(caught.value.fields["code"])
 
 
@@ -29,14 +31,16 @@ async def test_valid_token_enrolls_once_and_stores_only_the_public_key(rig: Gate
     provision_tenant(rig.engine, tenant_id=tenant, name=tenant)
     token = issue_enrollment_token(rig.engine, tenant_id=tenant, agent_id="edge-1")
     signer = InMemoryEd25519Signer()
-    enrolled = await enroll(
-        rig.gateway.url, token=token, agent_id="edge-1", signer=signer, host="h1", version="9"
-    )
+    enrolled = await enroll(gateway_url=rig.gateway.url, token=token, agent_id="edge-1", key=signer)
     assert (enrolled.tenant, enrolled.agent_id) == (tenant, "edge-1")
     with tenant_session(rig.engine, tenant) as s:
         agent = s.scalars(select(Agent)).one()
         stored = s.scalars(select(EnrollmentToken.token_hash)).one()
-        assert (agent.public_key, agent.host, agent.version) == (signer.public_key_b64(), "h1", "9")
+        assert (agent.public_key, agent.host, agent.version) == (
+            signer.public_key_b64(),
+            socket.gethostname(),
+            agent_version(),
+        )
     assert stored != token and len(stored) == 64
     assert await _refusal(rig, token) == "token_used"
     refusals = _refusals(rig, tenant)
