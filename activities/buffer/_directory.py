@@ -39,9 +39,9 @@ class DirectoryBackend:
     def __init__(self, root: Path) -> None:
         self._root = root
 
-    def _path(self, key: str) -> Path:
+    def _path(self, key: str, *, allow_tmp: bool = False) -> Path:
         parts = PurePosixPath(key).parts
-        unsafe = any(p in ("..", ".") or p.startswith(TMP_PREFIX) for p in parts)
+        unsafe = any(p in ("..", ".") or (p.startswith(TMP_PREFIX) and not allow_tmp) for p in parts)
         if not parts or key.startswith("/") or unsafe:
             raise InvalidInputError(f"object key {key!r} is not a plain relative path", key=key)
         return self._root.joinpath(*parts)
@@ -58,24 +58,27 @@ class DirectoryBackend:
         Raises:
             BufferNotFoundError: No object under ``key``.
         """
-        path = self._path(key)
+        path = self._path(key, allow_tmp=True)
         with _map_os_errors(key), path.open("rb") as handle:
             return handle.read() if length is None else handle.read(length)
 
     def delete(self, key: str) -> None:
-        """Remove ``key`` if present."""
-        path = self._path(key)
+        """Remove ``key`` if present (also a listed temporary file)."""
+        path = self._path(key, allow_tmp=True)
         with _map_os_errors(key):
             path.unlink(missing_ok=True)
 
     def list(self, prefix: str) -> Iterator[ObjectInfo]:
-        """Yield objects whose key starts with ``prefix`` (temporary files skipped)."""
+        """Yield objects whose key starts with ``prefix``, including temporary files.
+
+        A temporary file is normally renamed within milliseconds; one that stays was left by a
+        writer killed mid-write. Listing it lets ``purge_run`` and the sweeper (which finds no
+        valid header in it and goes by age) remove it, instead of leaking it forever.
+        """
         if not self._root.exists():
             return
         for dirpath, _dirs, files in os.walk(self._root):
             for name in sorted(files):
-                if name.startswith(TMP_PREFIX):
-                    continue
                 path = Path(dirpath) / name
                 key = path.relative_to(self._root).as_posix()
                 if not key.startswith(prefix):

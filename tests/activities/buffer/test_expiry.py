@@ -101,3 +101,20 @@ def test_r12_lifecycle_rule_installed_as_backstop(
     ours = rules[LIFECYCLE_RULE_ID]
     assert ours["Status"] == "Enabled" and ours["Expiration"]["Days"] == 1
     assert ours["Filter"]["Prefix"] == "buffer/"
+
+
+def test_a_temp_file_left_by_a_killed_writer_is_purged_and_swept(
+    tmp_path: Path, keyring: LocalKeyring, clock: FakeClock
+) -> None:
+    backend = DirectoryBackend(tmp_path / "objects")
+    store = BufferStore(backend=backend, keyring=keyring, ttl=timedelta(hours=1), clock=clock)
+    run_dir = tmp_path / "objects" / "acme" / "run-1"
+    run_dir.mkdir(parents=True)
+    (run_dir / ".tmp-0123456789abcdef-00000003-deadbeef.vsc").write_bytes(b"half a chunk")
+    (run_dir / ".tmp-fedcba9876543210-00000004-deadbeef.vsc").write_bytes(b"another half")
+    assert len(list(backend.list("acme/run-1/"))) == 2
+    assert store.sweep() == 0  # young: a writer may still be renaming it
+    assert store.purge_run(tenant="acme", run_id="run-1") == 2
+    (run_dir / ".tmp-0123456789abcdef-00000005-deadbeef.vsc").write_bytes(b"orphan")
+    assert store.sweep(now=clock() + timedelta(days=1)) == 1
+    assert not [p for p in run_dir.rglob("*") if p.is_file()]
