@@ -8,6 +8,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import Engine
@@ -67,19 +68,24 @@ def new_tenant() -> str:
     return f"t{uuid.uuid4().hex[:10]}"
 
 
+def gateway_settings(env: WorkflowEnvironment, tmp_path: Path, **overrides: Any) -> GatewaySettings:
+    """A loopback gateway on a free port, on the test's Temporal server and its own SQLite metadata."""
+    base: dict[str, Any] = {
+        "host": "127.0.0.1",
+        "port": 0,
+        "gateway_id": "gw-test",
+        "temporal": TemporalConfig(
+            address=env.client.service_client.config.target_host, namespace=env.client.namespace
+        ),
+        "metadata_url": f"sqlite:///{tmp_path / 'metadata.db'}",
+    }
+    return GatewaySettings(**{**base, **overrides})
+
+
 @pytest.fixture
 async def rig(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[GatewayRig]:
     engine = make_engine(f"sqlite:///{tmp_path / 'metadata.db'}")
-    settings = GatewaySettings(
-        host="127.0.0.1",
-        port=0,
-        gateway_id="gw-test",
-        temporal=TemporalConfig(
-            address=env.client.service_client.config.target_host, namespace=env.client.namespace
-        ),
-        metadata_url=f"sqlite:///{tmp_path / 'metadata.db'}",
-        presence_interval=0.3,
-    )
+    settings = gateway_settings(env, tmp_path, presence_interval=0.3)
     async with Gateway(settings, engine=engine) as gateway:
         yield GatewayRig(gateway=gateway, engine=engine, namespace=env.client.namespace)
     engine.dispose()

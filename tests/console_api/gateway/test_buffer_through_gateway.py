@@ -14,14 +14,14 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.errors import GatewayRefusedError, InvalidInputError
 from activities.metadata import make_engine
-from activities.settings import BufferConfig, TemporalConfig
-from console_api.gateway import Gateway, GatewaySettings
+from activities.settings import BufferConfig
+from console_api.gateway import Gateway
 from infra.demo.load import create_and_load
 from mini_connector.gateway_buffer import GatewayBackend, GatewayChannel, GatewayKeyring
 from mini_connector.tunnel import Kind, encode_frame
 from mini_connector.tunnel.rpc import Request, decode_response, encode_envelope
 from mini_connector.worker import build_worker, connect
-from tests.console_api.gateway.conftest import NOWHERE, GatewayRig, new_tenant, raw_session
+from tests.console_api.gateway.conftest import NOWHERE, GatewayRig, gateway_settings, new_tenant, raw_session
 from tests.workflows.harness import Tenant, running
 from tests.workflows.test_sync_patterns import assert_verified
 from workflows.sync_types import SyncResult
@@ -39,16 +39,8 @@ def cloud_buffer(root: Path) -> BufferConfig:
 async def brig(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[GatewayRig]:
     """A gateway that serves buffer requests from the cloud's buffer directory and keyring."""
     engine = make_engine(f"sqlite:///{tmp_path / 'metadata.db'}")
-    settings = GatewaySettings(
-        host="127.0.0.1",
-        port=0,
-        gateway_id="gw-test",
-        temporal=TemporalConfig(
-            address=env.client.service_client.config.target_host, namespace=env.client.namespace
-        ),
-        metadata_url=f"sqlite:///{tmp_path / 'metadata.db'}",
-        buffer=cloud_buffer(tmp_path / "cloud"),
-        max_object_bytes=MAX_OBJECT,
+    settings = gateway_settings(
+        env, tmp_path, buffer=cloud_buffer(tmp_path / "cloud"), max_object_bytes=MAX_OBJECT
     )
     async with Gateway(settings, engine=engine) as gateway:
         yield GatewayRig(gateway=gateway, engine=engine, namespace=env.client.namespace)

@@ -18,12 +18,11 @@ from temporalio.testing import WorkflowEnvironment
 from websockets.exceptions import ConnectionClosed, InvalidStatus
 
 from activities.metadata import make_engine
-from activities.settings import TemporalConfig
-from console_api.gateway import Gateway, GatewaySettings
+from console_api.gateway import Gateway
 from infra.demo.load import create_and_load
 from mini_connector.tunnel import CONNECT_PATH, InMemoryEd25519Signer, auth_message
 from mini_connector.tunnel.protocol import Challenge, Hello
-from tests.console_api.gateway.conftest import GatewayRig, gateway_agent, new_tenant
+from tests.console_api.gateway.conftest import GatewayRig, gateway_agent, gateway_settings, new_tenant
 from tests.workflows.harness import Tenant, running
 from tests.workflows.test_sync_patterns import NAMES, all_tables, assert_verified
 from workflows.sync_types import SyncResult
@@ -53,19 +52,7 @@ async def until(condition: Callable[[], bool]) -> None:
 
 async def flood_gateway(env: WorkflowEnvironment, tmp_path: Path, **settings: float) -> Gateway:
     engine = make_engine(f"sqlite:///{tmp_path / 'metadata.db'}")
-    return Gateway(
-        GatewaySettings(
-            host="127.0.0.1",
-            port=0,
-            gateway_id="gw-flood",
-            temporal=TemporalConfig(
-                address=env.client.service_client.config.target_host, namespace=env.client.namespace
-            ),
-            metadata_url=f"sqlite:///{tmp_path / 'metadata.db'}",
-            **settings,
-        ),
-        engine=engine,
-    )
+    return Gateway(gateway_settings(env, tmp_path, gateway_id="gw-flood", **settings), engine=engine)
 
 
 @pytest.fixture

@@ -18,13 +18,12 @@ from temporalio.testing import WorkflowEnvironment
 
 from activities.errors import GatewayCertificateError, GatewayRefusedError, InvalidInputError
 from activities.metadata import make_engine
-from activities.settings import TemporalConfig
 from console_api.gateway import Gateway, GatewaySettings, issue_enrollment_token
 from infra.demo.load import create_and_load
 from mini_connector.enroll import enroll
 from mini_connector.identity import AgentKey
 from mini_connector.worker import build_worker, connect
-from tests.console_api.gateway.conftest import GatewayRig, agent_settings
+from tests.console_api.gateway.conftest import GatewayRig, agent_settings, gateway_settings
 from tests.workflows.harness import Tenant, running
 from tests.workflows.test_sync_patterns import NAMES, all_tables, assert_verified
 from workflows.sync_types import SyncResult
@@ -63,17 +62,7 @@ def self_signed(directory: Path) -> tuple[Path, Path]:
 async def tls_rig(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[tuple[GatewayRig, Path]]:
     cert, key = self_signed(tmp_path)
     engine = make_engine(f"sqlite:///{tmp_path / 'metadata.db'}")
-    settings = GatewaySettings(
-        host="127.0.0.1",
-        port=0,
-        gateway_id="gw-tls",
-        tls_cert=cert,
-        tls_key=key,
-        temporal=TemporalConfig(
-            address=env.client.service_client.config.target_host, namespace=env.client.namespace
-        ),
-        metadata_url=f"sqlite:///{tmp_path / 'metadata.db'}",
-    )
+    settings = gateway_settings(env, tmp_path, gateway_id="gw-tls", tls_cert=cert, tls_key=key)
     async with Gateway(settings, engine=engine) as gateway:
         yield GatewayRig(gateway=gateway, engine=engine, namespace=env.client.namespace), cert
     engine.dispose()
