@@ -271,3 +271,61 @@ class AuditHead(TenantScoped, TenantBase):
     last_seq: Mapped[int] = mapped_column(BigInteger, default=0)
     last_hash: Mapped[str] = mapped_column(String(64))
     updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class ControlFlag(TenantScoped, TenantBase):
+    """An emergency pause on one connection or agent (group) of a tenant; the tenant's own is ``Tenant.paused``.
+
+    ``name`` is what workflow definitions use: a connection name, or an agent / agent group id.
+    """
+
+    __tablename__ = "control_flags"
+    __table_args__ = (CheckConstraint("scope IN ('connection', 'agent')", name="scope"),)
+
+    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, primary_key=True)
+    scope: Mapped[str] = mapped_column(String(16), primary_key=True)
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    paused: Mapped[bool] = mapped_column(Boolean, default=False, server_default=false())
+    reason: Mapped[str] = mapped_column(String(500), default="")
+    updated_at: Mapped[datetime] = mapped_column(default=utcnow)
+
+
+class Webhook(TenantScoped, TenantBase):
+    """An inbound webhook that starts or signals a definition's run; its HMAC key is in the secret store."""
+
+    __tablename__ = "webhooks"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    definition_id: Mapped[str] = mapped_column(String(36), ForeignKey(WorkflowDefinition.id))
+    secret_ref: Mapped[str] = mapped_column(String(36))
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)
+    revoked_at: Mapped[datetime | None] = mapped_column()
+
+
+class WebhookDelivery(TenantScoped, TenantBase):
+    """A delivery id already accepted for a hook: a replay of it starts nothing new."""
+
+    __tablename__ = "webhook_deliveries"
+
+    tenant_id: Mapped[str] = mapped_column(_TENANT_ID, primary_key=True)
+    hook_id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    delivery_id: Mapped[str] = mapped_column(String(200), primary_key=True)
+    received_at: Mapped[datetime] = mapped_column(default=utcnow)
+    workflow_id: Mapped[str] = mapped_column(String(255))
+
+
+class Schedule(TenantScoped, TenantBase):
+    """A Temporal Schedule the platform created for a definition; Temporal holds its live state."""
+
+    __tablename__ = "schedules"
+    __table_args__ = (UniqueConstraint("tenant_id", "name"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    name: Mapped[str] = mapped_column(String(200))
+    definition_id: Mapped[str] = mapped_column(String(36), ForeignKey(WorkflowDefinition.id))
+    schedule_id: Mapped[str] = mapped_column(String(255))
+    """The Temporal schedule id, derived server-side (``<tenant>-<name>``)."""
+    spec: Mapped[dict[str, Any]] = mapped_column()
+    created_at: Mapped[datetime] = mapped_column(default=utcnow)

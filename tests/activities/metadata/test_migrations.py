@@ -23,6 +23,10 @@ TENANT_TABLES = {
     "workflow_execution_events",
     "audit_heads",
     "enrollment_tokens",
+    "control_flags",
+    "webhooks",
+    "webhook_deliveries",
+    "schedules",
     "api_keys",
     "sealed_secrets",
 }
@@ -46,7 +50,7 @@ def test_migrate_global_and_tenant_to_head(backend):
     assert TENANT_TABLES <= set(insp.get_table_names(schema=tenant_schema))
     with backend.engine.connect() as conn:
         assert _version(conn, "alembic_version_global", global_schema) == "g0001"
-        assert _version(conn, "alembic_version_tenant", tenant_schema) == "t0004"
+        assert _version(conn, "alembic_version_tenant", tenant_schema) == "t0005"
 
 
 def test_provision_tenant_is_idempotent(backend):
