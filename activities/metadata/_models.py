@@ -274,7 +274,7 @@ class AuditHead(TenantScoped, TenantBase):
 
 
 class ControlFlag(TenantScoped, TenantBase):
-    """An emergency pause on one connection or agent (group) of a tenant; the tenant's own is ``Tenant.paused``.
+    """An emergency pause on one connection or agent (group); the tenant-wide one is ``Tenant.paused``.
 
     ``name`` is what workflow definitions use: a connection name, or an agent / agent group id.
     """
