@@ -101,6 +101,10 @@ class ObjectStoreUnavailableError(VscError, Transient):
     """The object store (directory or S3) could not be reached or refused a request; it may recover."""
 
 
+class TemporalUnavailableError(VscError, Transient):
+    """The Temporal frontend could not be reached (down, restarting, wrong address)."""
+
+
 class KeyUnavailableError(VscError, Terminal):
     """A data key could not be produced or unwrapped: wrong master key, tampered or missing key file.
 

@@ -15,9 +15,14 @@ from rich.console import Console
 from rich.table import Table
 
 from activities.errors import VscError
-from console_api import cli_agents
+from activities.metadata import make_engine
+from console_api import cli_agents, cli_api
+from console_api.api.bootstrap import ensure_saved_admin_key
+from console_api.api.context import load_pepper
+from console_api.api.settings import ApiSettings
+from console_api.client import KEY_FILE
 from console_api.demo import prepare_demo, run_demo_flows
-from console_api.demo_agent import agent_env, prepare_demo_agent
+from console_api.demo_agent import DEMO_TENANT, agent_env, prepare_demo_agent
 from console_api.runs import follow_run, print_results, start_run, ui_link
 from console_api.settings import ConsoleSettings
 from infra import devstack
@@ -28,14 +33,38 @@ console = Console(width=None if sys.stdout.isatty() else 140)
 SETTINGS = ConsoleSettings()
 app.add_typer(cli_agents.agents_app, name="agents")
 app.command("gateway")(cli_agents.gateway)
+app.command("login")(cli_api.login)
+app.command("tenant")(cli_api.tenant)
+app.add_typer(cli_api.keys_app, name="keys")
+app.add_typer(cli_api.connections_app, name="connections")
+app.add_typer(cli_api.definitions_app, name="definitions")
+app.add_typer(cli_api.executions_app, name="executions")
+app.add_typer(cli_api.audit_app, name="audit")
 
 HomeOpt = Annotated[Path, typer.Option("--home", help="Where the stack keeps its state (VSC_HOME).")]
+
+
+def save_demo_admin_key(home: Path, metadata_url: str) -> str:
+    """Save an admin key of the demo tenant for the CLI on first ``vsc up``; returns what was done."""
+    settings = ApiSettings(home=home, metadata_url=metadata_url)
+    engine = make_engine(metadata_url)
+    try:
+        made = ensure_saved_admin_key(engine, home=home, tenant_id=DEMO_TENANT, pepper=load_pepper(settings))
+    finally:
+        engine.dispose()
+    if made is None:
+        return f"CLI key already saved in {home / KEY_FILE}"
+    return f"admin key {made} of tenant {DEMO_TENANT!r} saved for the CLI in {home / KEY_FILE} (mode 0600)"
 
 
 def _service_env(home: Path, metadata_url: str, name: str) -> dict[str, str]:
     if name == devstack.AGENT:
         return agent_env(home)  # its own home; no Temporal address, no JSON registry
     env = {**os.environ, "VSC_HOME": str(home), "VSC_METADATA_URL": metadata_url}
+    if name == devstack.API:
+        env.update(
+            VSC_API_HOME=str(home), VSC_API_METADATA_URL=metadata_url, VSC_API_PORT=str(devstack.API_PORT)
+        )
     if name == "gateway":
         env.update(
             VSC_GATEWAY_HOST="127.0.0.1",
@@ -63,6 +92,8 @@ def up(home: HomeOpt = SETTINGS.home) -> None:
                         home, gateway_url=devstack.GATEWAY_URL, metadata_url=metadata_url
                     )
                     console.print(done)
+                if service.name == devstack.API:
+                    console.print(save_demo_admin_key(home, metadata_url))
                 pid = devstack.start(home, service, env=_service_env(home, metadata_url, service.name))
             except devstack.StackError as exc:
                 console.print(f"[red]error:[/] {exc}")
@@ -72,6 +103,7 @@ def up(home: HomeOpt = SETTINGS.home) -> None:
                 raise typer.Exit(1) from None
         console.print(f"[green]up[/] {service.name} (pid {pid})")
     console.print(f"agent gateway: {devstack.GATEWAY_URL}  (agents: `vsc agents list`)")
+    console.print(f"console API: {devstack.API_URL}/docs  (`vsc tenant`, `vsc connections list`, ...)")
     console.print(f"Temporal Web UI: http://127.0.0.1:{devstack.UI_PORT}  (stop everything with `vsc down`)")
 
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import model_validator
+from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.settings import TemporalConfig
@@ -21,6 +21,11 @@ class ConsoleSettings(BaseSettings):
     """Tenant whose cloud queue `vsc run` uses when --tenant is not given."""
     metadata_url: str = ""
     """Metadata store of agents, tokens and audit; empty means ``sqlite:///<home>/metadata.db``."""
+
+    api_url: str = "http://127.0.0.1:8000"
+    """The console REST API the resource commands (connections, definitions, executions, ...) talk to."""
+    api_key: SecretStr | None = None
+    """API key of those commands; default: the one ``vsc login`` (or ``vsc up``) saved under ``home``."""
 
     @model_validator(mode="after")
     def _default_metadata(self) -> ConsoleSettings:

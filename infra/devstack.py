@@ -19,10 +19,14 @@ from pathlib import Path
 TEMPORAL_PORT = 7233
 UI_PORT = 8233
 GATEWAY_PORT = 8765
+API_PORT = 8000
+API_URL = f"http://127.0.0.1:{API_PORT}"
 GATEWAY_URL = f"ws://127.0.0.1:{GATEWAY_PORT}"
 """Plain ws is accepted on loopback only; a real deployment serves wss."""
 AGENT = "agent-worker"
 """The agent runs after enrollment (see ``vsc up``): its identity comes from the vault."""
+API = "api"
+"""The console REST API; ``vsc up`` saves an admin key of the demo tenant before starting it."""
 
 
 @dataclass(frozen=True)
@@ -74,6 +78,7 @@ def services(home: Path) -> list[Service]:
         Service(name="gateway", argv=(py, "-m", "console_api.gateway"), port=GATEWAY_PORT),
         Service(name=AGENT, argv=(py, "-m", "mini_connector.cli", "run", "--verbose")),
         Service(name="cloud-worker", argv=(py, "-m", "workers.cloud")),
+        Service(name=API, argv=(py, "-m", "console_api.api"), port=API_PORT),
     ]
 
 

@@ -9,6 +9,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from activities.crypto import LocalKeyring, load_master_key
+from activities.errors import TemporalUnavailableError
 from activities.metadata import make_engine
 from console_api.api.secret_store import SealedSecretStore, SecretStore
 from console_api.api.settings import ApiSettings
@@ -30,11 +31,16 @@ class ApiContext:
         """The Temporal client, connected on first use so the API starts while Temporal is down."""
         async with self._connect_lock:
             if self.temporal is None:
-                self.temporal = await Client.connect(
-                    self.settings.temporal.address,
-                    namespace=self.settings.temporal.namespace,
-                    data_converter=DATA_CONVERTER,
-                )
+                address = self.settings.temporal.address
+                try:
+                    self.temporal = await Client.connect(
+                        address, namespace=self.settings.temporal.namespace, data_converter=DATA_CONVERTER
+                    )
+                except RuntimeError:
+                    # The SDK reports a refused or failed connect as a bare RuntimeError.
+                    raise TemporalUnavailableError(
+                        f"the workflow service at {address} is unreachable; retry later"
+                    ) from None
             return self.temporal
 
 

@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 from activities.errors import (
     InvalidInputError,
     KeyUnavailableError,
+    TemporalUnavailableError,
     TenantNotFoundError,
     TransientDatabaseError,
     VscError,
@@ -33,6 +34,7 @@ VSC_ERROR_STATUS: tuple[tuple[type[VscError], int], ...] = (
     (InvalidInputError, 422),
     (TenantNotFoundError, 404),
     (TransientDatabaseError, 503),
+    (TemporalUnavailableError, 503),
     (KeyUnavailableError, 500),
 )
 """First match wins; other platform errors are 500."""
@@ -111,6 +113,8 @@ def _vsc(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VscError)
     for source, status in VSC_ERROR_STATUS:
         if isinstance(exc, source):
+            if isinstance(exc, TemporalUnavailableError):
+                return _temporal(_request, exc)
             if status >= 500:
                 _LOG.error("request failed: %s", exc.message)
                 return problem_response(status, "the server could not complete the request; retry later")

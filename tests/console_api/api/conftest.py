@@ -16,6 +16,7 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from activities.metadata import make_engine, provision_tenant
+from activities.settings import TemporalConfig
 from console_api.api import ApiSettings, Role, create_api_key, create_app
 from console_api.gateway import consume_enrollment_token, issue_enrollment_token
 from console_api.gateway.agents import AgentIdentity, mark_online
@@ -80,7 +81,17 @@ async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
     clients: list[httpx.AsyncClient] = []
     engines: list[Engine] = []
 
-    async def make(*, tenant: str | None = None, temporal: Client | None = None, **overrides) -> Api:
+    async def make(
+        *,
+        tenant: str | None = None,
+        temporal: Client | None = None,
+        temporal_address: str | None = None,
+        **overrides,
+    ) -> Api:
+        """``temporal`` is a client to inject; ``temporal_address`` lets the app connect by itself
+        (an app served in another thread must not share this loop's client)."""
+        if temporal_address is not None:
+            overrides["temporal"] = TemporalConfig(address=temporal_address)
         settings = ApiSettings(home=tmp_path, **overrides)
         engine = make_engine(settings.metadata_url)
         engines.append(engine)
