@@ -1,4 +1,4 @@
-"""``vsc gateway`` and ``vsc agents``: run the agent gateway, enroll, list and revoke agents.
+"""``vsc gateway`` and ``vsc agents``: run the agent gateway; enroll, list and revoke agents through the API.
 
 The enrollment token is printed once and never stored in clear (only its sha256 is kept).
 """
@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import os
 import re
 from collections.abc import Iterator
@@ -15,26 +16,15 @@ from datetime import timedelta
 from typing import Annotated
 
 import typer
-from rich.console import Console
-from rich.table import Table
-from sqlalchemy import Engine
 
 from activities.errors import VscError
-from activities.metadata import make_engine, migrate
-from console_api.gateway import GatewaySettings, issue_enrollment_token, revoke_agent, serve
-from console_api.presence import list_agents
-from console_api.settings import ConsoleSettings
-from workflows.queues import QueueNameError
+from console_api.cli_common import SETTINGS, JsonOpt, api, console, emit
+from console_api.gateway import GatewaySettings, serve
 
-agents_app = typer.Typer(help="Enroll, list and revoke on-premise agents.", no_args_is_help=True)
-console = Console(width=200)
-SETTINGS = ConsoleSettings()
+agents_app = typer.Typer(
+    help="Enroll, list and revoke your tenant's on-premise agents.", no_args_is_help=True
+)
 
-MetadataOpt = Annotated[
-    str,
-    typer.Option("--metadata-url", help="Metadata store (VSC_METADATA_URL; default: <home>/metadata.db)."),
-]
-TenantOpt = Annotated[str, typer.Option("--tenant", help="Tenant of the agent.")]
 AgentOpt = Annotated[str, typer.Option("--agent", help="Agent (connector) id.")]
 
 _TTL = re.compile(r"^(\d+)([smhd])$")
@@ -51,17 +41,6 @@ def parse_ttl(value: str) -> timedelta:
     if match is None or int(match.group(1)) == 0:
         raise typer.BadParameter(f"{value!r} is not a duration like 90s, 30m, 1h or 2d")
     return timedelta(**{_UNITS[match.group(2)]: int(match.group(1))})
-
-
-@contextmanager
-def _store(metadata_url: str) -> Iterator[Engine]:
-    engine = make_engine(metadata_url)
-    try:
-        with _errors():
-            migrate(engine, tenant=None)
-            yield engine
-    finally:
-        engine.dispose()
 
 
 @contextmanager
@@ -100,71 +79,65 @@ def gateway(
 
 @agents_app.command()
 def token(
-    tenant: TenantOpt,
     agent: AgentOpt,
-    ttl: Annotated[str, typer.Option("--ttl", help="How long the token is valid: 90s, 30m, 1h, 2d.")] = "1h",
+    ttl: Annotated[
+        str, typer.Option("--ttl", help="How long the token is valid: 90s, 30m, 1h (1d at most).")
+    ] = "1h",
     group: Annotated[
         str | None,
         typer.Option("--group", help="Agent group the agent joins (it serves the group's queue)."),
     ] = None,
-    metadata_url: MetadataOpt = SETTINGS.metadata_url,
 ) -> None:
-    """Print a one-time enrollment token for AGENT (shown once; only its hash is stored)."""
-    lifetime = parse_ttl(ttl)
-    with _store(metadata_url) as engine, _errors():
-        try:
-            value = issue_enrollment_token(
-                engine, tenant_id=tenant, agent_id=agent, ttl=lifetime, group_id=group
-            )
-        except QueueNameError as exc:
-            console.print(f"[red]error:[/] {exc}")
-            raise typer.Exit(1) from None
-    typer.echo(value)
+    """Print a one-time enrollment token for an agent of your tenant (shown once; only its hash is stored)."""
+    minutes = max(1, math.ceil(parse_ttl(ttl).total_seconds() / 60))
+    with api() as client:
+        made = client.post(
+            "/agents/enrollment-tokens", {"agent_id": agent, "ttl_minutes": minutes, "group_id": group}
+        )
+    typer.echo(made["token"])
     member = f" in group {group!r}" if group else ""
     typer.echo(
-        f"one-time token for agent {agent!r}{member} of tenant {tenant!r}, valid {ttl}; on the agent run:\n"
+        f"one-time token for agent {agent!r}{member}, valid {ttl} (until {made['expires_at']}); "
+        "on the agent run:\n"
         f"  vsc-agent enroll --gateway wss://<gateway> --agent-id {agent} --token <the token above>",
         err=True,
     )
 
 
 @agents_app.command("list")
-def list_(
-    tenant: Annotated[str | None, typer.Option("--tenant", help="Only this tenant's agents.")] = None,
-    metadata_url: MetadataOpt = SETTINGS.metadata_url,
-) -> None:
-    """Enrolled agents with their presence: state, last heartbeat, version, host, endpoints."""
-    with _store(metadata_url) as engine:
-        agents = list_agents(engine, tenant=tenant)
-    if not agents:
-        console.print("no enrolled agents")
-        return
-    table = Table("tenant", "agent", "group", "state", "last heartbeat (UTC)", "version", "host", "endpoints")
-    for a in agents:
-        colour = {"online": "green", "revoked": "red"}.get(a.state, "yellow")
-        seen = a.last_heartbeat.strftime("%Y-%m-%d %H:%M:%S") if a.last_heartbeat else "never"
-        table.add_row(
-            a.tenant,
-            a.agent_id,
-            a.group,
-            f"[{colour}]{a.state}[/]",
-            seen,
-            a.version,
-            a.host,
-            ", ".join(a.endpoints),
+def list_(as_json: JsonOpt = False) -> None:
+    """Your tenant's enrolled agents with their presence: state, group, last heartbeat, version, host."""
+    with api() as client:
+        page = client.get("/agents")
+    if as_json or page["data"]:
+        emit(
+            page,
+            columns=(
+                "agent_id",
+                "group",
+                "status",
+                "online",
+                "last_heartbeat",
+                "version",
+                "host",
+                "revoked_at",
+            ),
+            as_json=as_json,
         )
-    console.print(table)
+        return
+    console.print("no enrolled agents")
 
 
 @agents_app.command()
-def revoke(tenant: TenantOpt, agent: AgentOpt, metadata_url: MetadataOpt = SETTINGS.metadata_url) -> None:
-    """Revoke AGENT: gateways refuse its reconnects and close its live sessions within seconds."""
-    with _store(metadata_url) as engine:
-        existed = revoke_agent(engine, tenant_id=tenant, agent_id=agent)
-    if not existed:
-        console.print(f"[red]error:[/] tenant {tenant!r} has no enrolled agent {agent!r}")
-        raise typer.Exit(1)
+def revoke(agent: AgentOpt) -> None:
+    """Revoke an agent: gateways refuse its reconnects and close its live sessions within seconds."""
+    with api() as client:
+        rows = [a for a in client.get("/agents")["data"] if a["agent_id"] == agent]
+        if not rows:
+            console.print(f"[red]error:[/] your tenant has no enrolled agent {agent!r}")
+            raise typer.Exit(1)
+        client.post(f"/agents/{rows[0]['id']}/revoke")
     console.print(
-        f"revoked agent {agent!r} of tenant {tenant!r}; gateways close its sessions within their "
+        f"revoked agent {agent!r}; gateways close its sessions within their "
         "presence interval (VSC_GATEWAY_PRESENCE_INTERVAL, 5 s by default)"
     )

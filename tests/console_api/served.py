@@ -1,11 +1,14 @@
-"""The console API served over real HTTP on a loopback port, in a thread, for out-of-process clients."""
+"""The console API served over real HTTP on a loopback port, and ``vsc`` run against it as a user would."""
 
 from __future__ import annotations
 
+import asyncio
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import uvicorn
 from fastapi import FastAPI
@@ -29,3 +32,29 @@ def serve(app: FastAPI) -> Iterator[str]:
     finally:
         server.should_exit = True
         thread.join(timeout=10)
+
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+async def run_vsc(
+    *args: str, home: Path, url: str, key: str | None = None, stdin: str = ""
+) -> tuple[int, str, str]:
+    """``vsc ARGS`` in its own process against the API at ``url``: (exit code, stdout, stderr)."""
+    env = {"PYTHONPATH": str(ROOT), "COLUMNS": "250", "PATH": "/usr/bin:/bin", "VSC_HOME": str(home)}
+    env["VSC_API_URL"] = url
+    if key:
+        env["VSC_API_KEY"] = key
+    proc = await asyncio.create_subprocess_exec(
+        sys.executable,
+        "-m",
+        "console_api.cli",
+        *args,
+        cwd=ROOT,
+        stdin=asyncio.subprocess.PIPE,
+        stdout=asyncio.subprocess.PIPE,
+        stderr=asyncio.subprocess.PIPE,
+        env=env,
+    )
+    out, err = await proc.communicate(stdin.encode())
+    return proc.returncode or 0, out.decode(), err.decode()

@@ -1,4 +1,4 @@
-"""``vsc agents token | list | revoke`` against a SQLite metadata file, as an operator runs them."""
+"""``vsc agents token | list | revoke`` through the console API, as a tenant admin runs them."""
 
 from __future__ import annotations
 
@@ -6,92 +6,100 @@ import asyncio
 import json
 import socket
 import sys
-import uuid
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
 import typer
 import websockets
-from typer.testing import CliRunner
 
-from activities.metadata import make_engine, provision_tenant
-from console_api.cli import app
 from console_api.cli_agents import parse_ttl
 from console_api.gateway import consume_enrollment_token
 from console_api.gateway.agents import AgentIdentity, mark_online
 from mini_connector.tunnel import CONNECT_PATH, InMemoryEd25519Signer
 from mini_connector.tunnel.protocol import Hello
-
-ROOT = Path(__file__).resolve().parents[2]
-
-
-def vsc(*args: str) -> tuple[int, str, str]:
-    result = CliRunner().invoke(app, list(args))
-    return result.exit_code, result.stdout, result.stderr
+from tests.console_api.api.conftest import Api, MakeApi
+from tests.console_api.served import ROOT, run_vsc, serve
 
 
 @pytest.fixture
-def store(tmp_path: Path) -> tuple[str, str]:
-    url = f"sqlite:///{tmp_path / 'metadata.db'}"
-    tenant = f"t{uuid.uuid4().hex[:10]}"
-    engine = make_engine(url)
-    provision_tenant(engine, tenant_id=tenant, name=tenant)
-    engine.dispose()
-    return url, tenant
+async def api(make_api: MakeApi) -> Api:
+    return await make_api()
 
 
-def test_token_enrolls_once_then_list_shows_presence_then_revoke(store: tuple[str, str]) -> None:
-    url, tenant = store
-    code, out, err = vsc("agents", "token", "--tenant", tenant, "--agent", "edge-7", "--metadata-url", url)
-    assert code == 0, out + err
-    token = out.strip()
-    assert len(token) >= 40 and "\n" not in token
-    assert "vsc-agent enroll" in err and "edge-7" in err and token not in err
+async def test_token_enrolls_once_then_list_shows_presence_then_revoke(api: Api, tmp_path: Path) -> None:
+    tenant = api.admin.tenant
+    with serve(api.app) as url:
 
-    code, out, _ = vsc("agents", "list", "--metadata-url", url)
-    assert code == 0 and "no enrolled agents" in out
+        async def vsc(*args: str, key: str = api.admin.key) -> tuple[int, str, str]:
+            return await run_vsc(*args, home=tmp_path, url=url, key=key)
 
-    engine = make_engine(url)
-    signer = InMemoryEd25519Signer()
-    consume_enrollment_token(
-        engine, token=token, agent_id="edge-7", public_key=signer.public_key_b64(), host="box", version="9.9"
-    )
-    code, out, _ = vsc("agents", "list", "--tenant", tenant, "--metadata-url", url)
-    assert code == 0 and "edge-7" in out and "offline" in out and "never" in out
-    hello = Hello(
-        tenant=tenant,
-        agent_id="edge-7",
-        version="9.9",
-        host="box",
-        endpoints=["erp", "dw"],
-        ts=0,
-        signature="c2ln",
-    )
-    mark_online(engine, AgentIdentity(tenant=tenant, agent_id="edge-7", group="edge-7"), hello)
-    engine.dispose()
-    code, out, _ = vsc("agents", "list", "--metadata-url", url)
-    assert code == 0, out
-    [row] = [line for line in out.splitlines() if "edge-7" in line]
-    assert tenant in row and "online" in row and "9.9" in row and "box" in row and "erp, dw" in row
-    assert "never" not in row
+        code, out, err = await vsc("agents", "token", "--agent", "edge-7")
+        assert code == 0, out + err
+        token = out.strip()
+        assert len(token) >= 40 and "\n" not in token
+        assert "vsc-agent enroll" in err and "edge-7" in err and token not in err
 
-    code, out, _ = vsc("agents", "revoke", "--tenant", tenant, "--agent", "edge-7", "--metadata-url", url)
-    assert code == 0 and "revoked agent 'edge-7'" in out
-    code, out, _ = vsc("agents", "list", "--metadata-url", url)
-    assert "revoked" in [line for line in out.splitlines() if "edge-7" in line][0]
+        code, out, _ = await vsc("agents", "list")
+        assert code == 0 and "no enrolled agents" in out
+
+        signer = InMemoryEd25519Signer()
+        consume_enrollment_token(
+            api.engine,
+            token=token,
+            agent_id="edge-7",
+            public_key=signer.public_key_b64(),
+            host="box",
+            version="9.9",
+        )
+        code, out, _ = await vsc("agents", "list")
+        [row] = [line for line in out.splitlines() if "edge-7" in line]
+        assert code == 0 and "offline" in row
+        hello = Hello(
+            tenant=tenant,
+            agent_id="edge-7",
+            version="9.9",
+            host="box",
+            endpoints=["erp", "dw"],
+            ts=0,
+            signature="c2ln",
+        )
+        mark_online(api.engine, AgentIdentity(tenant=tenant, agent_id="edge-7", group="edge-7"), hello)
+        code, out, _ = await vsc("agents", "list", "--json")
+        [agent] = json.loads(out)["data"]
+        assert agent["state"] == "online" and agent["online"] is True
+        assert (agent["version"], agent["host"], agent["endpoints"]) == ("9.9", "box", ["erp", "dw"])
+
+        # Another tenant's admin sees none of it and cannot revoke it.
+        code, out, _ = await vsc("agents", "list", key=api.other.key)
+        assert code == 0 and "no enrolled agents" in out
+        code, out, _ = await vsc("agents", "revoke", "--agent", "edge-7", key=api.other.key)
+        assert code == 1 and "has no enrolled agent 'edge-7'" in out
+
+        code, out, _ = await vsc("agents", "revoke", "--agent", "edge-7")
+        assert code == 0 and "revoked agent 'edge-7'" in out
+        code, out, _ = await vsc("agents", "list", "--json")
+        assert json.loads(out)["data"][0]["state"] == "revoked"
 
 
-def test_refusals_name_what_is_wrong(store: tuple[str, str]) -> None:
-    url, tenant = store
-    code, out, _ = vsc("agents", "revoke", "--tenant", tenant, "--agent", "ghost", "--metadata-url", url)
-    assert code == 1 and f"tenant {tenant!r} has no enrolled agent 'ghost'" in out
-    code, out, _ = vsc("agents", "token", "--tenant", "nosuch", "--agent", "a", "--metadata-url", url)
-    assert code == 1 and "nosuch" in out
-    code, out, err = vsc(
-        "agents", "token", "--tenant", tenant, "--agent", "a", "--ttl", "soon", "--metadata-url", url
-    )
-    assert code == 2 and "'soon' is not a duration" in out + err
+async def test_refusals_name_what_is_wrong(api: Api, tmp_path: Path) -> None:
+    with serve(api.app) as url:
+        code, out, _ = await run_vsc(
+            "agents", "revoke", "--agent", "ghost", home=tmp_path, url=url, key=api.admin.key
+        )
+        assert code == 1 and "has no enrolled agent 'ghost'" in out
+        code, out, err = await run_vsc(
+            "agents", "token", "--agent", "a", "--ttl", "soon", home=tmp_path, url=url, key=api.admin.key
+        )
+        assert code == 2 and "'soon' is not a duration" in out + err
+        code, out, _ = await run_vsc(
+            "agents", "token", "--agent", "a", home=tmp_path, url=url, key=api.viewer.key
+        )
+        assert code == 1 and "403" in out and "admin role" in out
+        code, out, _ = await run_vsc(
+            "agents", "token", "--agent", "Not Valid", home=tmp_path, url=url, key=api.admin.key
+        )
+        assert code == 1 and "422" in out and "agent_id" in out
 
 
 def test_parse_ttl() -> None:
@@ -138,35 +146,28 @@ async def test_vsc_gateway_serves_challenges_in_the_foreground(tmp_path: Path) -
         await proc.wait()
 
 
-def test_token_with_group_and_list_shows_the_group(store: tuple[str, str]) -> None:
-    url, tenant = store
-    code, out, err = vsc(
-        "agents", "token", "--tenant", tenant, "--agent", "edge-7", "--group", "vans", "--metadata-url", url
-    )
-    assert code == 0 and "in group 'vans'" in err, out + err
-    engine = make_engine(url)
-    consume_enrollment_token(
-        engine,
-        token=out.strip(),
-        agent_id="edge-7",
-        public_key=InMemoryEd25519Signer().public_key_b64(),
-        host="box",
-        version="9.9",
-    )
-    engine.dispose()
-    code, out, _ = vsc("agents", "list", "--tenant", tenant, "--metadata-url", url)
+async def test_token_with_group_and_list_shows_the_group(api: Api, tmp_path: Path) -> None:
+    with serve(api.app) as url:
+        code, out, err = await run_vsc(
+            "agents",
+            "token",
+            "--agent",
+            "edge-7",
+            "--group",
+            "vans",
+            home=tmp_path,
+            url=url,
+            key=api.admin.key,
+        )
+        assert code == 0 and "in group 'vans'" in err, out + err
+        consume_enrollment_token(
+            api.engine,
+            token=out.strip(),
+            agent_id="edge-7",
+            public_key=InMemoryEd25519Signer().public_key_b64(),
+            host="box",
+            version="9.9",
+        )
+        code, out, _ = await run_vsc("agents", "list", home=tmp_path, url=url, key=api.admin.key)
     [row] = [line for line in out.splitlines() if "edge-7" in line]
     assert code == 0 and "vans" in row and "group" in out
-    code, out, _ = vsc(
-        "agents",
-        "token",
-        "--tenant",
-        tenant,
-        "--agent",
-        "edge-8",
-        "--group",
-        "Not Valid",
-        "--metadata-url",
-        url,
-    )
-    assert code == 1 and "agent 'Not Valid' must be" in out

@@ -2,11 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
 import os
 import stat
-import sys
 from pathlib import Path
 
 import pytest
@@ -15,30 +13,15 @@ from temporalio.testing import WorkflowEnvironment
 
 from tests.console_api.api.conftest import MakeApi, come_online, enroll, new_tenant
 from tests.console_api.api.test_executions import make_erp
-from tests.console_api.served import serve
+from tests.console_api.served import run_vsc, serve
 from tests.workflows.harness import Tenant, running
 
 ROOT = Path(__file__).resolve().parents[2]
 
 
 async def vsc(*args: str, home: Path, url: str, stdin: str = "", key: str | None = None) -> tuple[int, str]:
-    env = {"PYTHONPATH": str(ROOT), "COLUMNS": "250", "PATH": "/usr/bin:/bin", "VSC_HOME": str(home)}
-    env["VSC_API_URL"] = url
-    if key:
-        env["VSC_API_KEY"] = key
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "console_api.cli",
-        *args,
-        cwd=ROOT,
-        stdin=asyncio.subprocess.PIPE,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env=env,
-    )
-    out, _ = await proc.communicate(stdin.encode())
-    return proc.returncode or 0, out.decode()
+    code, out, err = await run_vsc(*args, home=home, url=url, stdin=stdin, key=key)
+    return code, out + err
 
 
 async def test_cli_flow_login_to_audit_verify(

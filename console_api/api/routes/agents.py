@@ -16,6 +16,7 @@ from console_api.api.deps import AdminPrincipal, ContextDep, CurrentPrincipal, S
 from console_api.api.problems import error_responses
 from console_api.api.schemas import AgentPublic, AgentsPublic, EnrollmentTokenCreate, EnrollmentTokenPublic
 from console_api.gateway import issue_enrollment_token, revoke_agent
+from console_api.presence import agent_state
 from workflows.queues import agent_queue
 
 router = APIRouter(prefix="/agents", tags=["agents"], responses=error_responses(401))
@@ -23,14 +24,16 @@ router = APIRouter(prefix="/agents", tags=["agents"], responses=error_responses(
 
 def _public(row: Agent, *, online_within: float) -> AgentPublic:
     beat = as_utc(row.last_heartbeat) if row.last_heartbeat is not None else None
-    fresh = beat is not None and utcnow() - beat <= timedelta(seconds=online_within)
+    state = agent_state(row, utcnow(), within=timedelta(seconds=online_within))
     return AgentPublic(
         id=row.id,
         agent_id=row.connector_id,
         group=row.group,
         name=row.name,
         status=row.status,
-        online=row.status == "online" and row.revoked_at is None and fresh,
+        online=state == "online",
+        state=state,
+        endpoints=list((row.endpoints or {}).get("names", [])),
         last_heartbeat=beat,
         version=row.version,
         host=row.host,

@@ -22,6 +22,10 @@ class AgentPublic(BaseModel):
     name: str
     status: str
     online: bool
+    state: str
+    """``online``, ``offline`` or ``revoked``."""
+    endpoints: list[str]
+    """Local endpoints (credential names) the agent reported reaching."""
     last_heartbeat: Moment | None
     version: str
     host: str
