@@ -5,13 +5,11 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import sys
 import uuid
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
 from activities.errors import VscError
@@ -20,17 +18,16 @@ from console_api import cli_agents, cli_api
 from console_api.api.bootstrap import ensure_saved_admin_key
 from console_api.api.context import load_pepper
 from console_api.api.settings import ApiSettings
-from console_api.client import KEY_FILE
+from console_api.cli_common import SETTINGS, console
+from console_api.client import KEY_FILE, ConsoleClient, load_key
 from console_api.demo import prepare_demo, run_demo_flows
 from console_api.demo_agent import DEMO_TENANT, agent_env, prepare_demo_agent
+from console_api.demo_console import run_console_flow
 from console_api.runs import follow_run, print_results, start_run, ui_link
-from console_api.settings import ConsoleSettings
 from infra import devstack
 from workflows.registry import WORKFLOW_BY_PATTERN
 
 app = typer.Typer(help="Van Sales Connector control plane.", no_args_is_help=True)
-console = Console(width=None if sys.stdout.isatty() else 140)
-SETTINGS = ConsoleSettings()
 app.add_typer(cli_agents.agents_app, name="agents")
 app.command("gateway")(cli_agents.gateway)
 app.command("login")(cli_api.login)
@@ -170,6 +167,15 @@ def demo(
     """Load the van-sales ERP into the 'on-premise' databases and sync it with both patterns."""
     prepare_demo(home=home, scale=scale, console=console)
     ok = asyncio.run(run_demo_flows(console=console))
+    key = load_key(home)
+    if key is None:
+        console.print(f"[red]error:[/] no CLI key in {home / KEY_FILE}; run `vsc up` first")
+        raise typer.Exit(1)
+    with ConsoleClient(base_url=SETTINGS.api_url, key=key) as client:
+        ok = run_console_flow(client, console=console) and ok
+    console.print(
+        f"Console API: {SETTINGS.api_url}/docs; try `.venv/bin/vsc executions list`, `vsc audit verify`"
+    )
     raise typer.Exit(0 if ok else 1)
 
 
