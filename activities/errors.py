@@ -97,6 +97,14 @@ class BufferNotFoundError(VscError, Terminal):
     """A buffer chunk is missing from the object store."""
 
 
+class ArtifactIntegrityError(VscError, Terminal):
+    """An artifact's stored bytes no longer hash to its content address."""
+
+
+class ArtifactNotFoundError(VscError, Terminal):
+    """No artifact of that kind and digest is stored for the tenant."""
+
+
 class ObjectStoreUnavailableError(VscError, Transient):
     """The object store (directory or S3) could not be reached or refused a request; it may recover."""
 

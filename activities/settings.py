@@ -20,17 +20,32 @@ class TemporalConfig(BaseModel):
     namespace: str = "default"
 
 
-class BufferConfig(BaseModel):
-    """Where encrypted chunks go and how long they live."""
+class ObjectStoreConfig(BaseModel):
+    """An object store: a directory (embedded stack) or an S3 bucket (production)."""
 
     backend: Literal["directory", "s3"] = "directory"
-    directory: Path = Path("buffer")
-    """Relative paths here are resolved under the process's home directory (see :meth:`under`)."""
+    directory: Path = Path("objects")
+    """Relative paths are resolved under the process's home directory."""
     s3_endpoint_url: str | None = None
-    s3_bucket: str = "vsc-buffer"
+    s3_bucket: str = "vsc-objects"
     s3_region: str = "us-east-1"
     s3_access_key_id: SecretStr | None = None
     s3_secret_access_key: SecretStr | None = None
+
+
+class ArtifactConfig(ObjectStoreConfig):
+    """Where the artifact registry keeps its immutable, content-addressed objects."""
+
+    directory: Path = Path("artifacts")
+    s3_bucket: str = "vsc-artifacts"
+
+
+class BufferConfig(ObjectStoreConfig):
+    """Where encrypted chunks go and how long they live."""
+
+    directory: Path = Path("buffer")
+    """Relative paths here are resolved under the process's home directory (see :meth:`under`)."""
+    s3_bucket: str = "vsc-buffer"
     ttl_hours: float = 24.0
     keyring_dir: Path = Path("keys")
     master_key: SecretStr | None = None

@@ -6,10 +6,10 @@ from collections.abc import Callable, Mapping
 
 from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend
 from activities.crypto import LocalKeyring, load_master_key
-from activities.settings import BufferConfig
+from activities.settings import BufferConfig, ObjectStoreConfig
 
 
-def build_backend(cfg: BufferConfig) -> ObjectBackend:
+def build_backend(cfg: ObjectStoreConfig) -> ObjectBackend:
     """The object store named by ``cfg``: a directory, or S3 through boto3."""
     if cfg.backend == "directory":
         return DirectoryBackend(cfg.directory)

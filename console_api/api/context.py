@@ -1,4 +1,4 @@
-"""What one API process holds for its lifetime: settings, engine, pepper, secret store, Temporal client."""
+"""What one API process holds for its lifetime: settings, engine, pepper, secrets, artifacts, Temporal."""
 
 from __future__ import annotations
 
@@ -8,9 +8,11 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from temporalio.client import Client
 
+from activities.artifacts import ArtifactRegistry
 from activities.crypto import LocalKeyring, load_master_key
 from activities.errors import TemporalUnavailableError
 from activities.metadata import make_engine
+from activities.wiring import build_backend
 from console_api.api.secret_store import SealedSecretStore, SecretStore
 from console_api.api.settings import ApiSettings
 from workflows.converter import DATA_CONVERTER
@@ -24,6 +26,7 @@ class ApiContext:
     engine: Engine
     pepper: bytes = field(repr=False)
     secrets: SecretStore
+    artifacts: ArtifactRegistry
     temporal: Client | None = None
     _connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
@@ -68,5 +71,6 @@ def build_context(
         engine=engine,
         pepper=load_pepper(settings),
         secrets=SealedSecretStore(keyring=keyring),
+        artifacts=ArtifactRegistry(backend=build_backend(settings.artifacts)),
         temporal=temporal,
     )

@@ -6,7 +6,6 @@ connection name is a 422 on save, not a failed run at 3 a.m.
 
 from __future__ import annotations
 
-import hashlib
 import json
 from typing import Any
 
@@ -31,10 +30,9 @@ def definition_document(pattern: str, body: SyncInput) -> dict[str, Any]:
     return {"pattern": pattern, "input": body.model_dump(mode="json", exclude={"state"})}
 
 
-def content_hash(document: dict[str, Any]) -> str:
-    """sha256 of the canonical JSON of a definition document."""
-    canonical = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
-    return hashlib.sha256(canonical.encode()).hexdigest()
+def canonical_json(document: dict[str, Any]) -> bytes:
+    """The one byte form of a definition document: its sha256 is the definition's content address."""
+    return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
 def _endpoint(session: TenantSession, name: str, field: str) -> Connection:

@@ -19,6 +19,7 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
 from activities.errors import (
+    ArtifactIntegrityError,
     InvalidInputError,
     KeyUnavailableError,
     TemporalUnavailableError,
@@ -32,6 +33,7 @@ _LOG = logging.getLogger(__name__)
 
 VSC_ERROR_STATUS: tuple[tuple[type[VscError], int], ...] = (
     (InvalidInputError, 422),
+    (ArtifactIntegrityError, 409),
     (TenantNotFoundError, 404),
     (TransientDatabaseError, 503),
     (TemporalUnavailableError, 503),

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.settings import TemporalConfig
+from activities.settings import ArtifactConfig, TemporalConfig
 
 
 class ApiSettings(BaseSettings):
@@ -35,6 +35,8 @@ class ApiSettings(BaseSettings):
     """Base64 of 32 bytes wrapping the secret store's per-tenant keys; a keyfile in ``local``."""
     master_keyfile: Path = Path("master.key")
     secret_keyring_dir: Path = Path("secret-keys")
+    artifacts: ArtifactConfig = ArtifactConfig()
+    """The artifact registry's object store (definitions; SDKs later); a directory under home by default."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Larger request bodies are refused with 413 before they are read."""
     enrollment_ttl_minutes: int = Field(default=60, ge=1, le=1440)
@@ -48,6 +50,7 @@ class ApiSettings(BaseSettings):
         self.key_pepper_file = self.home / self.key_pepper_file
         self.master_keyfile = self.home / self.master_keyfile
         self.secret_keyring_dir = self.home / self.secret_keyring_dir
+        self.artifacts = self.artifacts.model_copy(update={"directory": self.home / self.artifacts.directory})
         if self.environment != "local":
             if self.key_pepper is None:
                 raise ValueError("VSC_API_KEY_PEPPER must be set outside the local environment")

@@ -1,16 +1,19 @@
-"""Workflow definitions: immutable, versioned, content-hashed; validated and routed when saved."""
+"""Workflow definitions: immutable, versioned, content-addressed in the artifact registry, routed on save."""
 
 from __future__ import annotations
 
-from typing import Annotated
+import json
+from typing import Annotated, Any
 
 from fastapi import APIRouter, HTTPException, Query
 from sqlalchemy import func, select
 
+from activities.errors import ArtifactIntegrityError
 from activities.metadata import TenantSession, WorkflowDefinition
 from activities.metadata._models import utcnow
-from console_api.api.deps import CurrentPrincipal, OperatorPrincipal, SessionDep
-from console_api.api.planning import content_hash, definition_document, plan_definition
+from console_api.api.context import ApiContext
+from console_api.api.deps import ContextDep, CurrentPrincipal, OperatorPrincipal, SessionDep
+from console_api.api.planning import canonical_json, definition_document, plan_definition
 from console_api.api.problems import error_responses
 from console_api.api.schemas import (
     Name,
@@ -19,6 +22,8 @@ from console_api.api.schemas import (
     WorkflowDefinitionsPublic,
 )
 from workflows.routing import RoutePlan
+
+ARTIFACT_KIND = "workflow-definition"
 
 router = APIRouter(
     prefix="/workflow-definitions", tags=["workflow-definitions"], responses=error_responses(401, 422)
@@ -51,14 +56,39 @@ def get_definition(session: TenantSession, definition_id: str) -> WorkflowDefini
     return row
 
 
+def stored_document(ctx: ApiContext, row: WorkflowDefinition) -> dict[str, Any]:
+    """The definition's document from the artifact registry, checked against its row.
+
+    Runs start from this copy: a row altered in the metadata store no longer matches its
+    content address and is refused instead of being run.
+
+    Raises:
+        ArtifactIntegrityError: The artifact or the row was altered at rest.
+    """
+    document: dict[str, Any] = json.loads(
+        ctx.artifacts.get(tenant=row.tenant_id, kind=ARTIFACT_KIND, sha256=row.content_hash)
+    )
+    if document != {k: v for k, v in row.document.items() if k != "plan"}:
+        raise ArtifactIntegrityError(
+            f"workflow definition {row.name!r} v{row.version} does not match its content address "
+            f"{row.content_hash[:12]}; it was altered at rest",
+            tenant=row.tenant_id,
+        )
+    return document
+
+
 @router.post("", response_model=WorkflowDefinitionPublic, status_code=201, responses=error_responses(403))
 def create_workflow_definition(
-    body: WorkflowDefinitionCreate, _op: OperatorPrincipal, session: SessionDep
+    body: WorkflowDefinitionCreate, _op: OperatorPrincipal, session: SessionDep, ctx: ContextDep
 ) -> WorkflowDefinitionPublic:
     """Save a new version of the definition ``name`` (versions start at 1 and never change)."""
     plan = plan_definition(session, pattern=body.pattern, body=body.input)
     document = definition_document(body.pattern, body.input)
-    digest = content_hash(document)
+    # Stored before the row commits: a failed commit leaves an unreferenced, immutable artifact, never a
+    # row without its document.
+    digest = ctx.artifacts.put(
+        tenant=session.tenant_id, kind=ARTIFACT_KIND, data=canonical_json(document)
+    ).sha256
     latest = session.scalar(
         select(func.max(WorkflowDefinition.version)).where(WorkflowDefinition.name == body.name)
     )

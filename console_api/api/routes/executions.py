@@ -21,7 +21,7 @@ from activities.metadata import Execution
 from activities.metadata._models import utcnow
 from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, SessionDep, TemporalDep
 from console_api.api.problems import error_responses
-from console_api.api.routes.definitions import get_definition
+from console_api.api.routes.definitions import get_definition, stored_document
 from console_api.api.schemas import ExecutionCreate, ExecutionPublic, ExecutionsPublic
 from console_api.api.settings import ApiSettings
 from console_api.presence import online_members
@@ -99,13 +99,14 @@ async def start_execution(
 ) -> ExecutionPublic:
     """Run a definition version on the tenant's cloud queue (409 when its agent has no member online)."""
     definition = get_definition(session, body.definition_id)
-    _require_online_agent(session, definition.document, within_seconds=ctx.settings.agent_online_seconds)
+    document = stored_document(ctx, definition)
+    _require_online_agent(session, document, within_seconds=ctx.settings.agent_online_seconds)
     workflow = WORKFLOW_BY_PATTERN[definition.pattern]
     workflow_id = f"{op.tenant}-{definition.name}-{uuid.uuid4()}"
     queue = cloud_queue(op.tenant)
     handle = await client.start_workflow(
         workflow.run,  # type: ignore[attr-defined]
-        definition.document["input"],
+        document["input"],
         id=workflow_id,
         task_queue=queue,
         result_type=SyncResult,

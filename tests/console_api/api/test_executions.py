@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -10,7 +11,7 @@ from sqlalchemy import update
 from temporalio.client import WorkflowFailureError
 from temporalio.testing import WorkflowEnvironment
 
-from activities.metadata import Agent, tenant_session
+from activities.metadata import Agent, WorkflowDefinition, tenant_session
 from tests.workflows.harness import Tenant, running
 
 from .conftest import Api, MakeApi, come_online, enroll, new_tenant
@@ -160,3 +161,20 @@ async def test_start_execution_refused_409_when_no_agent_is_online(world: tuple[
     assert r.status_code == 409, r.text
     assert r.headers["content-type"].startswith("application/problem+json")
     assert "agent or agent group 'edge-1' has no member online" in r.json()["detail"]
+
+
+async def test_start_execution_altered_definition_409(world: tuple[Api, Tenant]) -> None:
+    """Runs start from the content-addressed copy: a row changed in the metadata store is refused."""
+    api, tenant = world
+    definition_id = await saved_definition(api)
+    saved = (await api.call("GET", f"/workflow-definitions/{definition_id}")).json()
+    registry = api.app.state.ctx.artifacts
+    assert registry.exists(tenant=tenant.name, kind="workflow-definition", sha256=saved["content_hash"])
+    with tenant_session(api.engine, tenant.name) as session:
+        row = session.get(WorkflowDefinition, definition_id)
+        changed = json.loads(json.dumps(row.document))
+        changed["input"]["destination_connection"] = "erp"  # point the run at another table
+        row.document = changed
+    r = await api.call("POST", "/executions", api.operator, json={"definition_id": definition_id})
+    assert r.status_code == 409 and "altered at rest" in r.json()["detail"], r.text
+    assert (await api.call("GET", "/executions")).json()["count"] == 0
