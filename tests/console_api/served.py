@@ -38,11 +38,14 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def run_vsc(
-    *args: str, home: Path, url: str, key: str | None = None, stdin: str = ""
+    *args: str, home: Path | None = None, url: str | None = None, key: str | None = None, stdin: str = ""
 ) -> tuple[int, str, str]:
-    """``vsc ARGS`` in its own process against the API at ``url``: (exit code, stdout, stderr)."""
-    env = {"PYTHONPATH": str(ROOT), "COLUMNS": "250", "PATH": "/usr/bin:/bin", "VSC_HOME": str(home)}
-    env["VSC_API_URL"] = url
+    """``vsc ARGS`` in its own process (against the API at ``url``): (exit code, stdout, stderr)."""
+    env = {"PYTHONPATH": str(ROOT), "COLUMNS": "250", "PATH": "/usr/bin:/bin"}
+    if home is not None:
+        env["VSC_HOME"] = str(home)
+    if url is not None:
+        env["VSC_API_URL"] = url
     if key:
         env["VSC_API_KEY"] = key
     proc = await asyncio.create_subprocess_exec(

@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import sys
 from collections.abc import Callable
 from pathlib import Path
 
@@ -12,24 +10,13 @@ import pytest
 from temporalio.testing import WorkflowEnvironment
 
 from infra.demo.load import create_and_load
+from tests.console_api.served import run_vsc
 from tests.workflows.harness import Tenant, running
-
-ROOT = Path(__file__).resolve().parents[2]
 
 
 async def vsc(*args: str) -> tuple[int, str]:
-    proc = await asyncio.create_subprocess_exec(
-        sys.executable,
-        "-m",
-        "console_api.cli",
-        *args,
-        cwd=ROOT,
-        stdout=asyncio.subprocess.PIPE,
-        stderr=asyncio.subprocess.STDOUT,
-        env={"PYTHONPATH": str(ROOT), "COLUMNS": "200", "PATH": "/usr/bin:/bin"},
-    )
-    out, _ = await proc.communicate()
-    return proc.returncode or 0, out.decode()
+    code, out, err = await run_vsc(*args)
+    return code, out + err
 
 
 @pytest.mark.parametrize("pattern", ["3.1.1", "3.3.2"])
