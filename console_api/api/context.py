@@ -8,9 +8,10 @@ from dataclasses import dataclass, field
 from sqlalchemy import Engine
 from temporalio.client import Client
 
-from activities.crypto import LocalKeyring, load_master_key
+from activities.crypto import load_master_key
 from activities.metadata import make_engine
-from console_api.api.secret_store import SealedSecretStore, SecretStore
+from activities.secrets import SecretStore
+from activities.wiring import build_secret_store
 from console_api.api.settings import ApiSettings
 from workflows.converter import DATA_CONVERTER
 
@@ -51,16 +52,17 @@ def build_context(
 ) -> ApiContext:
     """Open the stores named by ``settings``; ``engine`` and ``temporal`` may be injected (tests)."""
     engine = engine or make_engine(settings.metadata_url)
-    master = load_master_key(
-        env_value=settings.master_key.get_secret_value() if settings.master_key else None,
-        keyfile=settings.master_keyfile,
+    secrets = build_secret_store(
+        vault=settings.vault,
+        master_key=settings.master_key,
+        master_keyfile=settings.master_keyfile,
+        keyring_dir=settings.secret_keyring_dir,
         create_missing=settings.environment == "local",
     )
-    keyring = LocalKeyring(settings.secret_keyring_dir, master)
     return ApiContext(
         settings=settings,
         engine=engine,
         pepper=load_pepper(settings),
-        secrets=SealedSecretStore(keyring=keyring),
+        secrets=secrets,
         temporal=temporal,
     )

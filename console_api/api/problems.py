@@ -21,6 +21,7 @@ from temporalio.service import RPCError
 from activities.errors import (
     InvalidInputError,
     KeyUnavailableError,
+    SecretStoreUnavailableError,
     TenantNotFoundError,
     TransientDatabaseError,
     VscError,
@@ -33,9 +34,15 @@ VSC_ERROR_STATUS: tuple[tuple[type[VscError], int], ...] = (
     (InvalidInputError, 422),
     (TenantNotFoundError, 404),
     (TransientDatabaseError, 503),
+    (SecretStoreUnavailableError, 503),
     (KeyUnavailableError, 500),
 )
 """First match wins; other platform errors are 500."""
+
+SERVER_ERROR_DETAIL: dict[type[VscError], str] = {
+    SecretStoreUnavailableError: "the secret store is unavailable; nothing was changed; retry later",
+}
+"""What a client is told about a 5xx of these classes; the specific reason goes only to the log."""
 
 
 class FieldError(BaseModel):
@@ -113,7 +120,10 @@ def _vsc(_request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, source):
             if status >= 500:
                 _LOG.error("request failed: %s", exc.message)
-                return problem_response(status, "the server could not complete the request; retry later")
+                detail = SERVER_ERROR_DETAIL.get(
+                    source, "the server could not complete the request; retry later"
+                )
+                return problem_response(status, detail)
             return problem_response(status, exc.message)
     _LOG.error("request failed: %s", exc.message)
     return problem_response(500, "the server could not complete the request")
