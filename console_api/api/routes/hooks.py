@@ -16,6 +16,7 @@ import asyncio
 import json
 import logging
 import time
+from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import Annotated, Any
 
@@ -28,6 +29,7 @@ from activities.metadata import (
     AuditEvent,
     AuditWriter,
     Execution,
+    TenantSession,
     Webhook,
     WebhookDelivery,
     WorkflowDefinition,
@@ -175,54 +177,85 @@ async def _audit(
         log.error("audit of a webhook delivery failed: %s", exc.message)
 
 
+def _record_delivery(session: TenantSession, *, hook_id: str, delivery: str, workflow_id: str) -> bool:
+    """Insert the delivery row; False when the id is already recorded (the table's key decides races)."""
+    try:
+        with session.begin_nested():
+            session.add(
+                WebhookDelivery(
+                    hook_id=hook_id, delivery_id=delivery, workflow_id=workflow_id, received_at=utcnow()
+                )
+            )
+    except IntegrityError:
+        return False
+    return True
+
+
+def _record_execution(session: TenantSession, *, execution: Execution) -> None:
+    """Link the run to its definition for ``GET /executions``, once per run."""
+    known = select(Execution.id).where(
+        Execution.workflow_id == execution.workflow_id, Execution.run_id == execution.run_id
+    )
+    if session.scalar(known) is not None:
+        return
+    try:
+        with session.begin_nested():
+            session.add(execution)
+    except IntegrityError:
+        pass  # a concurrent delivery recorded the same run
+
+
 async def _start_or_signal(
     ctx: ApiContext, tenant: str, hook_id: str, target: HookTarget, *, delivery: str, payload: dict[str, Any]
 ) -> HookDeliveryPublic:
-    """Record the delivery and signal-with-start its run in one transaction; a known id is a duplicate."""
+    """Record the delivery and signal-with-start its run in one transaction; a known id is a duplicate.
+
+    The transaction stays open across the Temporal call so a concurrent delivery of the same id
+    waits on the row (PostgreSQL) or fails retryably (SQLite) instead of being told "duplicate"
+    for an event that may yet fail. Database work runs in threads, never on the event loop.
+    """
     workflow_id = hook_workflow_id(tenant, hook_id)
     workflow = WORKFLOW_BY_PATTERN[target.pattern]
     client = await ctx.temporal_client()
-    with tenant_session(ctx.engine, tenant) as session:
-        try:
-            with session.begin_nested():
-                session.add(
-                    WebhookDelivery(
-                        hook_id=hook_id, delivery_id=delivery, workflow_id=workflow_id, received_at=utcnow()
-                    )
-                )
-        except IntegrityError:
-            return HookDeliveryPublic(
-                duplicate=True, delivery_id=delivery, workflow_id=workflow_id, run_id=None
-            )
-        # Fails the transaction when Temporal does: the delivery is not recorded and the sender retries.
-        handle = await client.start_workflow(
-            workflow.run,  # type: ignore[attr-defined]
-            target.workflow_input,
-            id=workflow_id,
-            task_queue=cloud_queue(tenant),
-            start_signal=EVENT_SIGNAL,
-            start_signal_args=[{"source": f"webhook:{hook_id}", "delivery_id": delivery, "payload": payload}],
-            result_type=SyncResult,
+    # The transaction ends in a thread on every way out: commit on success, else rollback.
+    ending = ExitStack()
+    session = await asyncio.to_thread(ending.enter_context, tenant_session(ctx.engine, tenant))
+    try:
+        fresh = await asyncio.to_thread(
+            _record_delivery, session, hook_id=hook_id, delivery=delivery, workflow_id=workflow_id
         )
-        run_id = handle.result_run_id or ""
-        known = select(Execution.id).where(Execution.workflow_id == workflow_id, Execution.run_id == run_id)
-        if session.scalar(known) is None:
-            try:
-                with session.begin_nested():
-                    session.add(
-                        Execution(
-                            workflow_id=workflow_id,
-                            run_id=run_id,
-                            workflow_type=workflow.__name__,
-                            task_queue=cloud_queue(tenant),
-                            status="RUNNING",
-                            started_at=utcnow(),
-                            definition_id=target.definition_id,
-                        )
-                    )
-            except IntegrityError:
-                pass  # a concurrent delivery recorded the same run
-    return HookDeliveryPublic(duplicate=False, delivery_id=delivery, workflow_id=workflow_id, run_id=run_id)
+        run_id: str | None = None
+        if fresh:
+            # Fails the transaction when Temporal does: the delivery is not recorded, the sender retries.
+            handle = await client.start_workflow(
+                workflow.run,  # type: ignore[attr-defined]
+                target.workflow_input,
+                id=workflow_id,
+                task_queue=cloud_queue(tenant),
+                start_signal=EVENT_SIGNAL,
+                start_signal_args=[
+                    {"source": f"webhook:{hook_id}", "delivery_id": delivery, "payload": payload}
+                ],
+                result_type=SyncResult,
+            )
+            run_id = handle.result_run_id or ""
+            execution = Execution(
+                workflow_id=workflow_id,
+                run_id=run_id,
+                workflow_type=workflow.__name__,
+                task_queue=cloud_queue(tenant),
+                status="RUNNING",
+                started_at=utcnow(),
+                definition_id=target.definition_id,
+            )
+            await asyncio.to_thread(_record_execution, session, execution=execution)
+    except BaseException as exc:
+        await asyncio.to_thread(ending.__exit__, type(exc), exc, exc.__traceback__)
+        raise
+    await asyncio.to_thread(ending.close)
+    return HookDeliveryPublic(
+        duplicate=not fresh, delivery_id=delivery, workflow_id=workflow_id, run_id=run_id
+    )
 
 
 @router.post(

@@ -6,6 +6,7 @@ its history (buffered until a handler exists); each test terminates what it star
 
 from __future__ import annotations
 
+import asyncio
 import json
 import time
 import uuid
@@ -231,3 +232,19 @@ async def test_deliver_webhook_oversized_413(hooked: tuple[Api, dict], env: Work
     r = await deliver(api, hook["url"], body, signed(hook["secret"], body))
     assert r.status_code == 413
     assert not await started(env, hook["workflow_id"])
+
+
+async def test_deliver_webhook_concurrent_same_delivery_id_signals_once(
+    hooked: tuple[Api, dict], env: WorkflowEnvironment
+) -> None:
+    api, hook = hooked
+    body = b'{"race": true}'
+    answers = await asyncio.gather(
+        *(deliver(api, hook["url"], body, signed(hook["secret"], body, delivery="race")) for _ in range(4))
+    )
+    statuses = sorted(r.status_code for r in answers)
+    # Exactly one is accepted; the others are told "duplicate", or (SQLite's writer lock) to retry.
+    assert statuses.count(202) == 1 and set(statuses) <= {200, 202, 503}, statuses
+    assert len(await signals(env, hook["workflow_id"])) == 1
+    retry = await deliver(api, hook["url"], body, signed(hook["secret"], body, delivery="race"))
+    assert retry.status_code == 200 and retry.json()["duplicate"] is True
