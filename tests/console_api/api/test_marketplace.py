@@ -171,3 +171,9 @@ async def test_install_marketplace_kind_mass_assignment_422(api: Api) -> None:
     for field, value in (("tenant_id", api.other.tenant), ("kind", "sqlite"), ("secret_ref", "x")):
         r = await install(api, "postgresql", pg_cloud(**{field: value}))
         assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", field]
+
+
+async def test_read_marketplace_kind_other_tenant(api: Api) -> None:
+    """The catalog is the platform's, the same for every tenant; nothing in it is a tenant's object."""
+    mine = (await api.call("GET", "/marketplace/mariadb")).json()
+    assert (await api.call("GET", "/marketplace/mariadb", api.other)).json() == mine
