@@ -65,8 +65,8 @@ class HookTarget:
     workflow_input: dict[str, Any]
 
 
-class Refused(Exception):
-    """A delivery refused with ``status``; ``reason`` is audited, ``detail`` answered."""
+class _Refused(Exception):
+    """A refusal (``status``): ``reason`` is audited, ``detail`` answered; it never leaves this module."""
 
     def __init__(self, status: int, *, reason: str, detail: str) -> None:
         super().__init__(detail)
@@ -81,7 +81,7 @@ def _load_target(ctx: ApiContext, tenant: str, hook_id: str) -> HookTarget:
     """The hook's key and definition.
 
     Raises:
-        Refused: 404 for an unknown or revoked hook of an existing tenant.
+        _Refused: 404 for an unknown or revoked hook of an existing tenant.
         HTTPException: 404 for an unknown or malformed tenant (nothing to audit into).
     """
     try:
@@ -89,7 +89,7 @@ def _load_target(ctx: ApiContext, tenant: str, hook_id: str) -> HookTarget:
             hook = session.get(Webhook, hook_id)
             if hook is None or hook.tenant_id != tenant or hook.revoked_at is not None:
                 reason = "unknown hook" if hook is None else "revoked hook"
-                raise Refused(404, reason=reason, detail=_not_found(tenant, hook_id).detail)
+                raise _Refused(404, reason=reason, detail=_not_found(tenant, hook_id).detail)
             definition = session.get(WorkflowDefinition, hook.definition_id)
             assert definition is not None  # a foreign key
             key = ctx.secrets.get(session, hook.secret_ref)[KEY_FIELD]
@@ -115,33 +115,33 @@ def _verify(
     """The delivery's JSON object, once its timestamp and signature check out.
 
     Raises:
-        Refused: 401 for a missing, stale or future timestamp, a missing delivery id or a bad
+        _Refused: 401 for a missing, stale or future timestamp, a missing delivery id or a bad
             signature; 422 for a body that is not a JSON object.
     """
     moment = parse_timestamp(timestamp)
     if moment is None or timestamp is None:
-        raise Refused(401, reason="bad timestamp", detail="X-VSC-Timestamp (unix seconds) is required")
+        raise _Refused(401, reason="bad timestamp", detail="X-VSC-Timestamp (unix seconds) is required")
     tolerance = ctx.settings.webhook_tolerance_seconds
     if abs(time.time() - moment) > tolerance:
-        raise Refused(
+        raise _Refused(
             401,
             reason="timestamp outside tolerance",
             detail=f"X-VSC-Timestamp is more than {tolerance} s from now",
         )
     if delivery is None or not DELIVERY_PATTERN.match(delivery):
-        raise Refused(
+        raise _Refused(
             401, reason="bad delivery id", detail="X-VSC-Delivery (1-200 of A-Z a-z 0-9 . _ : -) is required"
         )
     if not signature_matches(
         key=target.key, timestamp=timestamp, delivery_id=delivery, body=body, presented=signature
     ):
-        raise Refused(401, reason="bad signature", detail="the X-VSC-Signature does not match")
+        raise _Refused(401, reason="bad signature", detail="the X-VSC-Signature does not match")
     try:
         payload = json.loads(body, parse_constant=_no_constants)
     except (ValueError, RecursionError):
         payload = None
     if not isinstance(payload, dict):
-        raise Refused(422, reason="body not a JSON object", detail="the body must be a JSON object")
+        raise _Refused(422, reason="body not a JSON object", detail="the body must be a JSON object")
     return payload
 
 
@@ -293,7 +293,7 @@ async def deliver_webhook(
             delivery=x_vsc_delivery,
             signature=x_vsc_signature,
         )
-    except Refused as refused:
+    except _Refused as refused:
         await _audit(ctx, tenant, hook_id, outcome="refused", reason=refused.reason, delivery=x_vsc_delivery)
         headers = {"WWW-Authenticate": 'HMAC realm="webhook"'} if refused.status == 401 else None
         raise HTTPException(refused.status, refused.detail, headers=headers) from None
