@@ -9,14 +9,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Iterable, Mapping
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any, Literal, Protocol
 
 from pydantic import BaseModel, ConfigDict, SecretStr, ValidationError, field_validator
 from sqlalchemy.engine import make_url
 
 from activities.errors import ConnectionNotFoundError, InvalidInputError
 
-__all__ = ["ConnectionProfile", "ConnectionRegistry", "masked_url", "registry_loader"]
+__all__ = ["ConnectionProfile", "ConnectionRegistry", "ProfileSource", "masked_url", "registry_loader"]
 
 
 def masked_url(url: str | SecretStr) -> str:
@@ -52,6 +52,14 @@ class ConnectionProfile(BaseModel):
     def password(self) -> str | None:
         """The password in the URL, used only to scrub it out of driver messages."""
         return make_url(self.url.get_secret_value()).password
+
+
+class ProfileSource(Protocol):
+    """Resolves a connection name to its profile: a registry, or a tenant's saved connections."""
+
+    def get(self, name: str) -> ConnectionProfile:
+        """Return the profile called ``name``; raise ConnectionNotFoundError when there is none."""
+        ...
 
 
 class ConnectionRegistry:

@@ -177,3 +177,11 @@ class GatewayRefusedError(VscError, Terminal):
 
 class TunnelProtocolError(VscError, Terminal):
     """A peer sent a frame or message that the agent protocol does not allow."""
+
+
+class SecretStoreUnavailableError(VscError, Transient):
+    """The secret store (Vault) is sealed, unreachable or refused the process's token.
+
+    Nothing falls back to another store or a cached copy: the operation fails, and a retry after
+    the operator unseals Vault or renews the token succeeds.
+    """

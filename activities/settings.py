@@ -1,4 +1,4 @@
-"""Settings pieces shared by the cloud worker and the agent: Temporal and buffer configuration.
+"""Settings pieces shared by the processes: Temporal, buffer and Vault configuration.
 
 Each process has exactly one ``BaseSettings`` of its own (``workers.settings.CloudSettings``,
 ``mini_connector.settings.AgentSettings``); these plain models are the parts they share.
@@ -10,7 +10,7 @@ from datetime import timedelta
 from pathlib import Path
 from typing import Literal
 
-from pydantic import BaseModel, SecretStr
+from pydantic import BaseModel, Field, SecretStr
 
 
 class TemporalConfig(BaseModel):
@@ -66,3 +66,43 @@ class BufferConfig(ObjectStoreConfig):
     def ttl(self) -> timedelta:
         """Chunk lifetime."""
         return timedelta(hours=self.ttl_hours)
+
+
+class VaultConfig(BaseModel):
+    """Where the cloud's secrets live when HashiCorp Vault (or OpenBao) is used: a KV v2 mount.
+
+    Unset ``url`` means the sealed local store. A token comes from ``token`` or, re-read on every
+    call so an agent-renewed token is picked up, from ``token_file``.
+    """
+
+    url: str | None = None
+    """e.g. ``https://vault.internal:8200``; when set, Vault is the secret store."""
+    token: SecretStr | None = None
+    token_file: Path | None = None
+    mount: str = Field(default="secret", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    """Mount point of the KV version 2 secrets engine."""
+    path_prefix: str = Field(default="vsc", pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]{0,62}$")
+    """Secrets are at ``<prefix>/<tenant>/secrets/<ref>``: one subtree per tenant for Vault policies."""
+    namespace: str | None = None
+    """Vault Enterprise namespace, if any."""
+    ca_file: Path | None = None
+    """CA bundle that signs the Vault server's certificate; the system store when unset."""
+    timeout_seconds: float = Field(default=5.0, gt=0, le=60)
+
+    @property
+    def enabled(self) -> bool:
+        """Whether Vault is configured."""
+        return self.url is not None
+
+    def check(self, *, environment: str) -> None:
+        """Refuse configurations that cannot work, or that would send tokens in clear outside ``local``.
+
+        Raises:
+            ValueError: No token source, or plain http outside the local environment.
+        """
+        if self.url is None:
+            return
+        if self.token is None and self.token_file is None:
+            raise ValueError("Vault needs a token: set its `token` or `token_file`")
+        if environment != "local" and not self.url.startswith("https://"):
+            raise ValueError("Vault must be reached over https outside the local environment")

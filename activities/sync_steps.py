@@ -17,7 +17,7 @@ import pyarrow as pa
 from temporalio import activity
 
 from activities.buffer import BufferStore
-from activities.connections import ConnectionRegistry
+from activities.connections import ProfileSource
 from activities.errors import InvalidInputError, activity_errors
 from activities.fingerprints import fingerprint_batches, json_columns_of
 from activities.prefetch import prefetch
@@ -178,7 +178,7 @@ def copy_binary_pages(
 class SyncSteps:
     """Activities that move table data; one instance per worker, holding its resources."""
 
-    def __init__(self, *, connections: Callable[[], ConnectionRegistry], buffer: BufferStore | None) -> None:
+    def __init__(self, *, connections: Callable[[], ProfileSource], buffer: BufferStore | None) -> None:
         self.connections = connections
         self.buffer = buffer
         self._privileges_checked: set[str] = set()

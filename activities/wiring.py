@@ -1,12 +1,19 @@
-"""Build the buffer store from configuration; the one place that picks a backend."""
+"""Build the buffer store and the secret store from configuration; the one place that picks their backends."""
 
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from pydantic import SecretStr
 
 from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend
 from activities.crypto import LocalKeyring, load_master_key
-from activities.settings import BufferConfig, ObjectStoreConfig
+from activities.settings import BufferConfig, ObjectStoreConfig, VaultConfig
+
+if TYPE_CHECKING:
+    from activities.secrets import SecretStore
 
 
 def build_backend(cfg: ObjectStoreConfig) -> ObjectBackend:
@@ -48,3 +55,34 @@ def build_buffer(
         ttl=cfg.ttl,
         on_integrity_failure=on_integrity_failure,
     )
+
+
+def build_secret_store(
+    *,
+    vault: VaultConfig,
+    master_key: SecretStr | None,
+    master_keyfile: Path,
+    keyring_dir: Path,
+    create_missing: bool = False,
+) -> SecretStore:
+    """Vault when ``vault.url`` is set, else the sealed local store keyed from ``master_key`` / its keyfile.
+
+    Cloud side only (the console and the cloud worker): the agent has its own local vault.
+
+    Args:
+        vault: Vault settings; unset ``url`` selects the sealed store.
+        master_key: Base64 master key of the sealed store (wins over the keyfile).
+        master_keyfile: Keyfile of the sealed store's master key.
+        keyring_dir: Where the sealed store's wrapped per-tenant keys live.
+        create_missing: Create the keyfile if absent (the local environment only).
+    """
+    from activities.secrets import SealedSecretStore, VaultSecretStore
+
+    if vault.enabled:
+        return VaultSecretStore(config=vault)
+    master = load_master_key(
+        env_value=master_key.get_secret_value() if master_key else None,
+        keyfile=master_keyfile,
+        create_missing=create_missing,
+    )
+    return SealedSecretStore(keyring=LocalKeyring(keyring_dir, master))

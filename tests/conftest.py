@@ -13,6 +13,7 @@ import pymysql
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from tests.openbao import Bao, openbao_server
 from workflows.converter import DATA_CONVERTER
 
 PG_ADMIN = "postgresql://postgres@127.0.0.1:5432/postgres"
@@ -92,3 +93,17 @@ def mariadb_database() -> Iterator[Callable[[str], str]]:
     yield make
     for name in made:
         run(f"DROP DATABASE IF EXISTS `{name}`")
+
+
+@pytest.fixture(scope="session")
+def openbao(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Bao]:
+    """One OpenBao dev server (a real Vault API) for the session; tests use fresh tenants in it."""
+    with openbao_server(tmp_path_factory.mktemp("openbao")) as bao:
+        yield bao
+
+
+@pytest.fixture
+def sealable_openbao(tmp_path: Path) -> Iterator[Bao]:
+    """An OpenBao dev server of this test's own, which the test may seal."""
+    with openbao_server(tmp_path / "openbao") as bao:
+        yield bao

@@ -16,7 +16,8 @@ from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
 from activities.metadata import make_engine, migrate, provision_tenant
 from activities.sync_steps import SyncSteps
-from activities.wiring import build_buffer
+from activities.tenant_connections import tenant_registry_loader
+from activities.wiring import build_buffer, build_secret_store
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
@@ -34,13 +35,28 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
     book = Bookkeeping(engine=engine)
     assert settings.connections_file is not None
     buffer = build_buffer(settings.buffer, on_integrity_failure=book.integrity_hook)
-    steps = SyncSteps(connections=registry_loader(settings.connections_file), buffer=buffer)
+    secrets = build_secret_store(
+        vault=settings.vault,
+        master_key=settings.secret_master_key,
+        master_keyfile=settings.secret_master_keyfile,
+        keyring_dir=settings.secret_keyring_dir,
+        create_missing=settings.environment == "local",
+    )
+    file_registry = registry_loader(settings.connections_file)
+
+    def steps_for(tenant: str) -> SyncSteps:
+        # Per tenant: its connections saved through the API resolve before the shared file's.
+        connections = tenant_registry_loader(
+            engine=engine, tenant=tenant, secrets=secrets, fallback=file_registry
+        )
+        return SyncSteps(connections=connections, buffer=buffer)
+
     return [
         Worker(
             client,
             task_queue=cloud_queue(tenant),
             workflows=ALL_WORKFLOWS,
-            activities=[*steps.all(), *book.all()],
+            activities=[*steps_for(tenant).all(), *book.all()],
             activity_executor=executor,
             max_concurrent_activities=8,
         )

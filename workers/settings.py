@@ -5,10 +5,10 @@ from __future__ import annotations
 from pathlib import Path
 from typing import Literal
 
-from pydantic import Field, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.settings import BufferConfig, TemporalConfig
+from activities.settings import BufferConfig, TemporalConfig, VaultConfig
 
 
 class CloudSettings(BaseSettings):
@@ -24,7 +24,14 @@ class CloudSettings(BaseSettings):
     metadata_url: str = ""
     """SQLAlchemy URL of the metadata store; defaults to SQLite under ``home``."""
     connections_file: Path | None = None
-    """JSON registry of the cloud connections this worker may use."""
+    """JSON registry of cloud connections this worker may use, besides those tenants save through the API."""
+    vault: VaultConfig = VaultConfig()
+    """Vault / OpenBao holding the secrets of API-saved connections (``VSC_VAULT__URL``); the console's."""
+    secret_master_key: SecretStr | None = None
+    """Without Vault: base64 master key of the console's sealed secret store (``VSC_API_MASTER_KEY``)."""
+    secret_master_keyfile: Path = Path("master.key")
+    secret_keyring_dir: Path = Path("secret-keys")
+    """Without Vault: the console's sealed-store keyring (``VSC_API_SECRET_KEYRING_DIR``)."""
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> CloudSettings:
@@ -33,6 +40,13 @@ class CloudSettings(BaseSettings):
         if self.connections_file is None:
             self.connections_file = self.home / "cloud-connections.json"
         self.buffer = self.buffer.under(self.home)
+        self.secret_master_keyfile = self.home / self.secret_master_keyfile
+        self.secret_keyring_dir = self.home / self.secret_keyring_dir
+        self.vault.check(environment=self.environment)
         if self.environment != "local" and self.buffer.master_key is None:
             raise ValueError("VSC_BUFFER__MASTER_KEY must be set outside the local environment")
+        if self.environment != "local" and not self.vault.enabled and self.secret_master_key is None:
+            raise ValueError(
+                "VSC_VAULT__URL or VSC_SECRET_MASTER_KEY must be set outside the local environment"
+            )
         return self

@@ -5,7 +5,6 @@ from console_api.api.bootstrap import BootstrapResult, bootstrap_tenant, create_
 from console_api.api.context import ApiContext, build_context, load_pepper
 from console_api.api.keys import Role, hash_key, key_matches, new_key, parse_key
 from console_api.api.problems import PROBLEM_JSON, Problem
-from console_api.api.secret_store import SealedSecretStore, SecretStore
 from console_api.api.settings import ApiSettings
 
 __all__ = [
@@ -29,7 +28,4 @@ __all__ = [
     "BootstrapResult",
     "bootstrap_tenant",
     "create_api_key",
-    # Secrets
-    "SecretStore",
-    "SealedSecretStore",
 ]

@@ -12,17 +12,31 @@ from temporalio.client import Client
 
 from console_api.api.context import build_context
 from console_api.api.problems import PROBLEM_JSON, error_responses, install_problem_handlers, problem_response
-from console_api.api.routes import agents, api_keys, audit, connections, definitions, executions, tenants
+from console_api.api.routes import (
+    agents,
+    api_keys,
+    audit,
+    connections,
+    definitions,
+    executions,
+    hooks,
+    marketplace,
+    tenants,
+    webhooks,
+)
 from console_api.api.settings import ApiSettings
 
 ROUTERS = (
     tenants.router,
     api_keys.router,
     connections.router,
+    marketplace.router,
     agents.router,
     definitions.router,
     executions.router,
     audit.router,
+    webhooks.router,
+    hooks.router,
 )
 
 

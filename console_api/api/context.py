@@ -9,11 +9,11 @@ from sqlalchemy import Engine
 from temporalio.client import Client
 
 from activities.artifacts import ArtifactRegistry
-from activities.crypto import LocalKeyring, load_master_key
+from activities.crypto import load_master_key
 from activities.errors import TemporalUnavailableError
 from activities.metadata import make_engine
-from activities.wiring import build_backend
-from console_api.api.secret_store import SealedSecretStore, SecretStore
+from activities.secrets import SecretStore
+from activities.wiring import build_backend, build_secret_store
 from console_api.api.settings import ApiSettings
 from workflows.converter import DATA_CONVERTER
 
@@ -60,17 +60,18 @@ def build_context(
 ) -> ApiContext:
     """Open the stores named by ``settings``; ``engine`` and ``temporal`` may be injected (tests)."""
     engine = engine or make_engine(settings.metadata_url)
-    master = load_master_key(
-        env_value=settings.master_key.get_secret_value() if settings.master_key else None,
-        keyfile=settings.master_keyfile,
+    secrets = build_secret_store(
+        vault=settings.vault,
+        master_key=settings.master_key,
+        master_keyfile=settings.master_keyfile,
+        keyring_dir=settings.secret_keyring_dir,
         create_missing=settings.environment == "local",
     )
-    keyring = LocalKeyring(settings.secret_keyring_dir, master)
     return ApiContext(
         settings=settings,
         engine=engine,
         pepper=load_pepper(settings),
-        secrets=SealedSecretStore(keyring=keyring),
+        secrets=secrets,
         artifacts=ArtifactRegistry(backend=build_backend(settings.artifacts)),
         temporal=temporal,
     )

@@ -22,6 +22,7 @@ from activities.errors import (
     ArtifactIntegrityError,
     InvalidInputError,
     KeyUnavailableError,
+    SecretStoreUnavailableError,
     TemporalUnavailableError,
     TenantNotFoundError,
     TransientDatabaseError,
@@ -37,9 +38,16 @@ VSC_ERROR_STATUS: tuple[tuple[type[VscError], int], ...] = (
     (TenantNotFoundError, 404),
     (TransientDatabaseError, 503),
     (TemporalUnavailableError, 503),
+    (SecretStoreUnavailableError, 503),
     (KeyUnavailableError, 500),
 )
 """First match wins; other platform errors are 500."""
+
+SERVER_ERROR_DETAIL: dict[type[VscError], str] = {
+    SecretStoreUnavailableError: "the secret store is unavailable; nothing was changed; retry later",
+    TemporalUnavailableError: "the workflow service is unavailable; retry later",
+}
+"""What a client is told about a 5xx of these classes; the specific reason goes only to the log."""
 
 
 class FieldError(BaseModel):
@@ -115,11 +123,12 @@ def _vsc(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VscError)
     for source, status in VSC_ERROR_STATUS:
         if isinstance(exc, source):
-            if isinstance(exc, TemporalUnavailableError):
-                return _temporal(_request, exc)
             if status >= 500:
                 _LOG.error("request failed: %s", exc.message)
-                return problem_response(status, "the server could not complete the request; retry later")
+                detail = SERVER_ERROR_DETAIL.get(
+                    source, "the server could not complete the request; retry later"
+                )
+                return problem_response(status, detail)
             return problem_response(status, exc.message)
     _LOG.error("request failed: %s", exc.message)
     return problem_response(500, "the server could not complete the request")

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.settings import ArtifactConfig, TemporalConfig
+from activities.settings import ArtifactConfig, TemporalConfig, VaultConfig
 
 
 class ApiSettings(BaseSettings):
@@ -37,6 +37,12 @@ class ApiSettings(BaseSettings):
     secret_keyring_dir: Path = Path("secret-keys")
     artifacts: ArtifactConfig = ArtifactConfig()
     """The artifact registry's object store (definitions; SDKs later); a directory under home by default."""
+    vault: VaultConfig = VaultConfig()
+    """HashiCorp Vault / OpenBao for cloud secrets (``VSC_API_VAULT__URL`` ...); unset: the sealed store."""
+    webhook_tolerance_seconds: int = Field(default=300, ge=1, le=3600)
+    """A webhook delivery whose signed timestamp is further than this from now is refused (401)."""
+    webhook_max_body_bytes: int = Field(default=262_144, ge=2, le=1_048_576)
+    """Largest webhook body accepted (413 above); it travels in a workflow signal, so keep it small."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Larger request bodies are refused with 413 before they are read."""
     enrollment_ttl_minutes: int = Field(default=60, ge=1, le=1440)
@@ -51,9 +57,10 @@ class ApiSettings(BaseSettings):
         self.master_keyfile = self.home / self.master_keyfile
         self.secret_keyring_dir = self.home / self.secret_keyring_dir
         self.artifacts = self.artifacts.model_copy(update={"directory": self.home / self.artifacts.directory})
+        self.vault.check(environment=self.environment)
         if self.environment != "local":
             if self.key_pepper is None:
                 raise ValueError("VSC_API_KEY_PEPPER must be set outside the local environment")
-            if self.master_key is None:
+            if self.master_key is None and not self.vault.enabled:
                 raise ValueError("VSC_API_MASTER_KEY must be set outside the local environment")
         return self

