@@ -46,7 +46,9 @@ async def objects_of(api: Api, caller: Caller) -> dict[str, str]:
     saved = await _made(api, "POST", "/workflow-definitions", caller, definition())
     run = await _made(api, "POST", "/executions", caller, {"definition_id": saved["id"]})
     [agent] = (await api.call("GET", "/agents", caller)).json()["data"]
+    hook = await _made(api, "POST", "/webhooks", caller, {"name": "probe", "definition_id": saved["id"]})
     return {
+        "webhook_id": hook["id"],
         "key_id": caller.key_id,
         "connection_id": connections[0]["id"],
         "definition_id": saved["id"],
