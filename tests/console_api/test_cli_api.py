@@ -129,6 +129,7 @@ async def test_cli_flow_login_to_audit_verify(
         )
         assert code == 0 and "orders v1" in out and f"vsc.{name}.agent.edge-1" in out, out
 
+        come_online(api.engine, name)  # fresh presence: the commands above can take longer than its window
         async with running(tenant):
             code, out = await run("executions", "start", "orders", "--follow")
         assert code == 0 and "COMPLETED" in out, out
