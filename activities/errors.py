@@ -97,6 +97,14 @@ class BufferNotFoundError(VscError, Terminal):
     """A buffer chunk is missing from the object store."""
 
 
+class QuotaExceededError(VscError, Terminal):
+    """The tenant's tier does not allow this much (buffer bytes, ...); retrying cannot help until usage drops.
+
+    Terminal on purpose: a retried write would either fail again or silently wait, and a run
+    must never load the rows of an extract that was cut short.
+    """
+
+
 class ObjectStoreUnavailableError(VscError, Transient):
     """The object store (directory or S3) could not be reached or refused a request; it may recover."""
 

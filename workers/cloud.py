@@ -15,7 +15,9 @@ from temporalio.worker import Worker
 from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
 from activities.metadata import make_engine, migrate, provision_tenant
+from activities.quotas import BufferQuota, tenant_tiers
 from activities.sync_steps import SyncSteps
+from activities.tiers import tenants_in_pool
 from activities.wiring import build_buffer
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
@@ -26,14 +28,21 @@ log = logging.getLogger("vsc.cloud")
 
 
 def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolExecutor) -> list[Worker]:
-    """One worker per tenant queue, sharing one activity thread pool and one metadata engine."""
+    """One worker per served tenant queue, sharing one activity thread pool and one metadata engine.
+
+    Without a pool the worker serves ``settings.tenants``; with ``settings.pool`` it serves every
+    provisioned tenant whose tier maps to that pool (read at start: restart after tier changes).
+    """
     engine = make_engine(settings.metadata_url)
     migrate(engine, tenant=None)
     for tenant in settings.tenants:
         provision_tenant(engine, tenant_id=tenant, name=tenant)
+    pool = settings.pool
+    served = settings.tenants if pool is None else tenants_in_pool(tenant_tiers(engine), pool)
     book = Bookkeeping(engine=engine)
     assert settings.connections_file is not None
-    buffer = build_buffer(settings.buffer, on_integrity_failure=book.integrity_hook)
+    quota = BufferQuota.from_tiers(engine, ttl=settings.buffer.ttl)
+    buffer = build_buffer(settings.buffer, on_integrity_failure=book.integrity_hook, quota=quota)
     steps = SyncSteps(connections=registry_loader(settings.connections_file), buffer=buffer)
     return [
         Worker(
@@ -44,7 +53,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             activity_executor=executor,
             max_concurrent_activities=8,
         )
-        for tenant in settings.tenants
+        for tenant in served
     ]
 
 

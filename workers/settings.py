@@ -19,6 +19,10 @@ class CloudSettings(BaseSettings):
     environment: Literal["local", "staging", "production"] = "local"
     home: Path = Path(".vsc")
     tenants: list[str] = Field(default_factory=lambda: ["demo"])
+    """Tenants provisioned at start; served too unless ``pool`` is set."""
+    pool: str | None = None
+    """Worker pool this process is (``activities.tiers``: shared / pro / enterprise): it then serves
+    every provisioned tenant whose tier maps to it, instead of ``tenants``."""
     temporal: TemporalConfig = TemporalConfig()
     buffer: BufferConfig = BufferConfig()
     metadata_url: str = ""

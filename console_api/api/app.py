@@ -12,7 +12,16 @@ from temporalio.client import Client
 
 from console_api.api.context import build_context
 from console_api.api.problems import PROBLEM_JSON, error_responses, install_problem_handlers, problem_response
-from console_api.api.routes import agents, api_keys, audit, connections, definitions, executions, tenants
+from console_api.api.routes import (
+    agents,
+    api_keys,
+    audit,
+    connections,
+    definitions,
+    executions,
+    schedules,
+    tenants,
+)
 from console_api.api.settings import ApiSettings
 
 ROUTERS = (
@@ -22,6 +31,7 @@ ROUTERS = (
     agents.router,
     definitions.router,
     executions.router,
+    schedules.router,
     audit.router,
 )
 
@@ -94,8 +104,9 @@ def create_app(
         title="Van Sales Connector console API",
         version="0.1.0",
         description="Control plane of the platform. Authenticate with `Authorization: Bearer <API key>`.",
-        # Any request can carry an unreadable (400) or oversized (413) body.
-        responses=error_responses(400, 413),
+        # Any request can carry an unreadable (400) or oversized (413) body, or exceed its
+        # tenant's request rate (429).
+        responses=error_responses(400, 413, 429),
     )
     app.state.ctx = build_context(settings, engine=engine, temporal=temporal)
     install_problem_handlers(app)

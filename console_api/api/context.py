@@ -1,4 +1,4 @@
-"""What one API process holds for its lifetime: settings, engine, pepper, secret store, Temporal client."""
+"""What one API process holds for its lifetime: settings, engine, pepper, secrets, Temporal, rate limiter."""
 
 from __future__ import annotations
 
@@ -10,6 +10,7 @@ from temporalio.client import Client
 
 from activities.crypto import LocalKeyring, load_master_key
 from activities.metadata import make_engine
+from console_api.api.quotas import RateLimiter
 from console_api.api.secret_store import SealedSecretStore, SecretStore
 from console_api.api.settings import ApiSettings
 from workflows.converter import DATA_CONVERTER
@@ -24,6 +25,8 @@ class ApiContext:
     pepper: bytes = field(repr=False)
     secrets: SecretStore
     temporal: Client | None = None
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    """Per-tenant request rate of this process (tier ``api_calls_per_minute``)."""
     _connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def temporal_client(self) -> Client:

@@ -30,7 +30,16 @@ from console_api.api.schemas.definitions import (
     WorkflowDefinitionsPublic,
 )
 from console_api.api.schemas.executions import ExecutionCreate, ExecutionPublic, ExecutionsPublic
-from console_api.api.schemas.tenants import TenantPublic
+from console_api.api.schemas.schedules import (
+    OverlapPolicy,
+    ScheduleActionPublic,
+    ScheduleCreate,
+    ScheduleNote,
+    SchedulePublic,
+    SchedulesPublic,
+    ScheduleStatePublic,
+)
+from console_api.api.schemas.tenants import QuotasPublic, TenantPublic, UsagePublic
 
 __all__ = [
     "Moment",
@@ -41,6 +50,8 @@ __all__ = [
     "Request",
     "Page",
     "TenantPublic",
+    "QuotasPublic",
+    "UsagePublic",
     "ApiKeyCreate",
     "ApiKeyPublic",
     "ApiKeyCreated",
@@ -64,4 +75,11 @@ __all__ = [
     "ExecutionPublic",
     "ExecutionsPublic",
     "AuditEventsPublic",
+    "OverlapPolicy",
+    "ScheduleCreate",
+    "ScheduleNote",
+    "ScheduleActionPublic",
+    "ScheduleStatePublic",
+    "SchedulePublic",
+    "SchedulesPublic",
 ]
