@@ -9,6 +9,7 @@ from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.settings import BufferConfig, TemporalConfig
+from activities.tiers import TIERS
 
 
 class CloudSettings(BaseSettings):
@@ -37,6 +38,9 @@ class CloudSettings(BaseSettings):
         if self.connections_file is None:
             self.connections_file = self.home / "cloud-connections.json"
         self.buffer = self.buffer.under(self.home)
+        pools = sorted({tier.worker_pool for tier in TIERS.values()})
+        if self.pool is not None and self.pool not in pools:
+            raise ValueError(f"VSC_POOL {self.pool!r} is not a worker pool of any tier ({', '.join(pools)})")
         if self.environment != "local" and self.buffer.master_key is None:
             raise ValueError("VSC_BUFFER__MASTER_KEY must be set outside the local environment")
         return self

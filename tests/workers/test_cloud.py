@@ -6,6 +6,8 @@ import uuid
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
+import pytest
+from pydantic import ValidationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.metadata import make_engine, provision_tenant
@@ -49,3 +51,8 @@ async def test_build_workers_without_pool_serves_configured_tenants(
     with ThreadPoolExecutor(max_workers=8) as executor:
         workers = build_workers(env.client, configured, executor)
     assert [w.task_queue for w in workers] == [f"vsc.{names['enterprise']}.cloud"]
+
+
+def test_cloud_settings_unknown_pool_refused(tmp_path: Path) -> None:
+    with pytest.raises(ValidationError, match="VSC_POOL 'primum' is not a worker pool of any tier"):
+        settings(tmp_path, pool="primum")
