@@ -9,6 +9,7 @@ and recent actions); the row keeps what was asked for.
 
 from __future__ import annotations
 
+import logging
 from datetime import timedelta
 from typing import Annotated
 
@@ -49,6 +50,7 @@ from console_api.api.schemas import (
 from workflows.queues import cloud_queue
 from workflows.registry import WORKFLOW_BY_PATTERN
 
+_LOG = logging.getLogger(__name__)
 router = APIRouter(prefix="/schedules", tags=["schedules"], responses=error_responses(401, 422, 503))
 ScheduleRowId = Annotated[str, Path(min_length=1, max_length=36)]
 _OVERLAP = {policy.name.lower(): policy for policy in ScheduleOverlapPolicy}
@@ -199,8 +201,16 @@ async def create_schedule(
             return await _public(client, row)
     except BaseException:
         if created is not None:
-            await created.delete()
+            await _undo(created)
         raise
+
+
+async def _undo(created: ScheduleHandle) -> None:
+    """Delete a Temporal schedule whose row could not be committed; a failure here is only logged."""
+    try:
+        await created.delete()
+    except RPCError as exc:
+        _LOG.error("schedule %s has no row and could not be deleted from Temporal: %s", created.id, exc)
 
 
 @router.get("", response_model=SchedulesPublic)

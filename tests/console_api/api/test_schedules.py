@@ -13,6 +13,7 @@ from temporalio.service import RPCError, RPCStatusCode
 from temporalio.testing import WorkflowEnvironment
 
 from activities.metadata import Schedule, tenant_session
+from console_api.api.routes import schedules as schedules_route
 from tests.workflows.harness import Tenant, running
 
 from .conftest import Api, Caller, MakeApi
@@ -173,6 +174,23 @@ async def test_create_schedule_temporal_refuses_409_leaves_no_row(
     described = await env.client.get_schedule_handle(first["schedule_id"]).describe()
     assert described.schedule.spec.intervals[0].every.total_seconds() == HOUR
     await env.client.get_schedule_handle(first["schedule_id"]).delete()
+
+
+async def test_create_schedule_failure_after_temporal_leaves_nothing(
+    sched: tuple[Api, str], env: WorkflowEnvironment, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    api, definition_id = sched
+
+    async def broken(*_args: object) -> None:
+        raise RuntimeError("the request fails after Temporal created the schedule")
+
+    monkeypatch.setattr(schedules_route, "_public", broken)
+    body = {"name": "nightly", "definition_id": definition_id, "interval_seconds": HOUR}
+    with pytest.raises(RuntimeError):  # the in-process transport re-raises what became a 500
+        await api.call("POST", "/schedules", json=body)
+    monkeypatch.undo()
+    assert (await api.call("GET", "/schedules")).json()["count"] == 0
+    assert not await in_temporal(env.client, f"{api.admin.tenant}.nightly")
 
 
 async def test_create_schedule_viewer_403(sched: tuple[Api, str]) -> None:
