@@ -4,9 +4,8 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 
-from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend
+from activities.buffer import BufferQuota, BufferStore, DirectoryBackend, ObjectBackend, QuotaBackend
 from activities.crypto import LocalKeyring, load_master_key
-from activities.quotas import BufferQuota, QuotaBackend
 from activities.settings import BufferConfig
 
 

@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
 from activities.metadata import make_engine, migrate, provision_tenant
-from activities.quotas import BufferQuota, tenant_tiers
+from activities.quotas import tenant_tiers, tier_buffer_quota
 from activities.sync_steps import SyncSteps
 from activities.tiers import tenants_in_pool
 from activities.wiring import build_buffer
@@ -41,7 +41,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
     served = settings.tenants if pool is None else tenants_in_pool(tenant_tiers(engine), pool)
     book = Bookkeeping(engine=engine)
     assert settings.connections_file is not None
-    quota = BufferQuota.from_tiers(engine, ttl=settings.buffer.ttl)
+    quota = tier_buffer_quota(engine, ttl=settings.buffer.ttl)
     buffer = build_buffer(settings.buffer, on_integrity_failure=book.integrity_hook, quota=quota)
     steps = SyncSteps(connections=registry_loader(settings.connections_file), buffer=buffer)
     return [

@@ -7,10 +7,9 @@ from datetime import timedelta
 
 import pytest
 
-from activities.buffer import BufferStore, ObjectBackend
+from activities.buffer import BufferQuota, BufferStore, ObjectBackend, QuotaBackend, buffer_usage
 from activities.crypto import LocalKeyring
 from activities.errors import QuotaExceededError, to_application_error
-from activities.quotas import BufferQuota, QuotaBackend, buffer_usage
 from tests.activities.buffer.helpers import SCHEMA, FakeClock, batch
 
 TTL = timedelta(hours=1)
