@@ -105,6 +105,14 @@ class ArtifactNotFoundError(VscError, Terminal):
     """No artifact of that kind and digest is stored for the tenant."""
 
 
+class QuotaExceededError(VscError, Terminal):
+    """The tenant's tier does not allow this much (buffer bytes, ...); retrying cannot help until usage drops.
+
+    Terminal on purpose: a retried write would either fail again or silently wait, and a run
+    must never load the rows of an extract that was cut short.
+    """
+
+
 class ObjectStoreUnavailableError(VscError, Transient):
     """The object store (directory or S3) could not be reached or refused a request; it may recover."""
 

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from pydantic import SecretStr
 
-from activities.buffer import BufferStore, DirectoryBackend, ObjectBackend
+from activities.buffer import BufferQuota, BufferStore, DirectoryBackend, ObjectBackend, QuotaBackend
 from activities.crypto import LocalKeyring, load_master_key
 from activities.settings import BufferConfig, ObjectStoreConfig, VaultConfig
 
@@ -16,8 +16,17 @@ if TYPE_CHECKING:
     from activities.secrets import SecretStore
 
 
-def build_backend(cfg: ObjectStoreConfig) -> ObjectBackend:
-    """The object store named by ``cfg``: a directory, or S3 through boto3."""
+def build_backend(cfg: ObjectStoreConfig, *, quota: BufferQuota | None = None) -> ObjectBackend:
+    """The object store named by ``cfg``: a directory, or S3 through boto3.
+
+    With ``quota`` every put is checked against the writing tenant's buffer quota; the cloud
+    workers and the gateway (which stores agents' chunks) pass one.
+    """
+    store = _store(cfg)
+    return store if quota is None else QuotaBackend(store, quota=quota)
+
+
+def _store(cfg: ObjectStoreConfig) -> ObjectBackend:
     if cfg.backend == "directory":
         return DirectoryBackend(cfg.directory)
     # Cloud side only: the agent never holds object-store credentials, nor needs this SDK.
@@ -46,11 +55,14 @@ def build_keyring(cfg: BufferConfig) -> LocalKeyring:
 
 
 def build_buffer(
-    cfg: BufferConfig, *, on_integrity_failure: Callable[[str, Mapping[str, str]], None] | None = None
+    cfg: BufferConfig,
+    *,
+    on_integrity_failure: Callable[[str, Mapping[str, str]], None] | None = None,
+    quota: BufferQuota | None = None,
 ) -> BufferStore:
-    """A buffer store with the local envelope keyring."""
+    """A buffer store with the local envelope keyring (and, with ``quota``, the buffer quota)."""
     return BufferStore(
-        backend=build_backend(cfg),
+        backend=build_backend(cfg, quota=quota),
         keyring=build_keyring(cfg),
         ttl=cfg.ttl,
         on_integrity_failure=on_integrity_failure,

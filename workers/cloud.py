@@ -15,8 +15,10 @@ from temporalio.worker import Worker
 from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
 from activities.metadata import make_engine, migrate, provision_tenant
+from activities.quotas import tenant_tiers, tier_buffer_quota
 from activities.sync_steps import SyncSteps
 from activities.tenant_connections import tenant_registry_loader
+from activities.tiers import tenants_in_pool
 from activities.wiring import build_buffer, build_secret_store
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
@@ -27,14 +29,21 @@ log = logging.getLogger("vsc.cloud")
 
 
 def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolExecutor) -> list[Worker]:
-    """One worker per tenant queue, sharing one activity thread pool and one metadata engine."""
+    """One worker per served tenant queue, sharing one activity thread pool and one metadata engine.
+
+    Without a pool the worker serves ``settings.tenants``; with ``settings.pool`` it serves every
+    provisioned tenant whose tier maps to that pool (read at start: restart after tier changes).
+    """
     engine = make_engine(settings.metadata_url)
     migrate(engine, tenant=None)
     for tenant in settings.tenants:
         provision_tenant(engine, tenant_id=tenant, name=tenant)
+    pool = settings.pool
+    served = settings.tenants if pool is None else tenants_in_pool(tenant_tiers(engine), pool)
     book = Bookkeeping(engine=engine)
     assert settings.connections_file is not None
-    buffer = build_buffer(settings.buffer, on_integrity_failure=book.integrity_hook)
+    quota = tier_buffer_quota(engine, ttl=settings.buffer.ttl)
+    buffer = build_buffer(settings.buffer, on_integrity_failure=book.integrity_hook, quota=quota)
     secrets = build_secret_store(
         vault=settings.vault,
         master_key=settings.secret_master_key,
@@ -60,7 +69,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             activity_executor=executor,
             max_concurrent_activities=8,
         )
-        for tenant in settings.tenants
+        for tenant in served
     ]
 
 

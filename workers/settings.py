@@ -9,6 +9,7 @@ from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.settings import BufferConfig, TemporalConfig, VaultConfig
+from activities.tiers import TIERS
 
 
 class CloudSettings(BaseSettings):
@@ -19,6 +20,10 @@ class CloudSettings(BaseSettings):
     environment: Literal["local", "staging", "production"] = "local"
     home: Path = Path(".vsc")
     tenants: list[str] = Field(default_factory=lambda: ["demo"])
+    """Tenants provisioned at start; served too unless ``pool`` is set."""
+    pool: str | None = None
+    """Worker pool this process is (``activities.tiers``: shared / pro / enterprise): it then serves
+    every provisioned tenant whose tier maps to it, instead of ``tenants``."""
     temporal: TemporalConfig = TemporalConfig()
     buffer: BufferConfig = BufferConfig()
     metadata_url: str = ""
@@ -43,6 +48,9 @@ class CloudSettings(BaseSettings):
         self.secret_master_keyfile = self.home / self.secret_master_keyfile
         self.secret_keyring_dir = self.home / self.secret_keyring_dir
         self.vault.check(environment=self.environment)
+        pools = sorted({tier.worker_pool for tier in TIERS.values()})
+        if self.pool is not None and self.pool not in pools:
+            raise ValueError(f"VSC_POOL {self.pool!r} is not a worker pool of any tier ({', '.join(pools)})")
         if self.environment != "local" and self.buffer.master_key is None:
             raise ValueError("VSC_BUFFER__MASTER_KEY must be set outside the local environment")
         if self.environment != "local" and not self.vault.enabled and self.secret_master_key is None:

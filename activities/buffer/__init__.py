@@ -8,6 +8,7 @@ is in :mod:`activities.buffer.s3`, imported only by the cloud side: the agent ne
 from activities.buffer._backend import ObjectBackend, ObjectInfo
 from activities.buffer._directory import DirectoryBackend
 from activities.buffer._format import FORMAT_VERSION, MAGIC, ChunkHeader, decode_header, object_key
+from activities.buffer._quota import BufferQuota, QuotaBackend, buffer_usage
 from activities.buffer._store import DEFAULT_TTL, INTEGRITY_EVENT, AuditHook, BufferStore, BufferWriter, Clock
 
 __all__ = [
@@ -22,6 +23,10 @@ __all__ = [
     "ObjectBackend",
     "ObjectInfo",
     "DirectoryBackend",
+    # quota
+    "BufferQuota",
+    "QuotaBackend",
+    "buffer_usage",
     # object format
     "ChunkHeader",
     "decode_header",

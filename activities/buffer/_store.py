@@ -32,6 +32,7 @@ from activities.errors import (
     BufferNotFoundError,
     DecryptionFailedError,
     InvalidInputError,
+    QuotaExceededError,
     SchemaMismatchError,
 )
 from workflows.types import BufferRef, ChunkRef, TableSchema
@@ -91,6 +92,9 @@ class BufferWriter:
 
         Raises:
             SchemaMismatchError: The batch's columns differ from the table schema.
+            QuotaExceededError: The store refused the chunk (tenant over its buffer quota); the
+                chunks this writer wrote are deleted first, so the cut-short extract neither
+                gets loaded nor keeps holding the quota.
         """
         if batch.schema.names != self._names:
             raise SchemaMismatchError(
@@ -111,7 +115,13 @@ class BufferWriter:
         nonce, ciphertext = seal(key.key, payload, aad)
         blob = dataclasses.replace(header, nonce=nonce).encode() + ciphertext
         name = object_key(tenant=self._tenant, run_id=self._run_id, seq=self._seq, write_id=header.write_id)
-        self._backend.put(name, blob)
+        try:
+            self._backend.put(name, blob)
+        except QuotaExceededError:
+            for written in self._chunks:
+                self._backend.delete(written.key)
+            self._chunks.clear()
+            raise
         chunk = ChunkRef(
             key=name,
             seq=self._seq,

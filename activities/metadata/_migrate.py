@@ -23,6 +23,7 @@ from activities.metadata._engine import global_session
 from activities.metadata._errors import map_metadata_errors
 from activities.metadata._models import Tenant, as_utc, utcnow
 from activities.metadata._naming import physical_schema, translate_map, validate_tenant_id
+from activities.tiers import tier_named
 
 _ALEMBIC_INI = Path(__file__).with_name("alembic.ini")
 
@@ -91,9 +92,11 @@ def provision_tenant(engine: Engine, *, tenant_id: str, name: str, tier: str = "
 
     Raises:
         InvalidInputError: The id is malformed, or differs from an existing tenant's only by
-            '-' versus '_' (both would map to one schema).
+            '-' versus '_' (both would map to one schema), or ``tier`` is not a tier
+            (:mod:`activities.tiers`).
     """
     validate_tenant_id(tenant_id)
+    tier_named(tier)
     migrate(engine, tenant=None)
     with global_session(engine) as session:
         existing = session.get(Tenant, tenant_id)

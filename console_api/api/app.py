@@ -21,6 +21,7 @@ from console_api.api.routes import (
     executions,
     hooks,
     marketplace,
+    schedules,
     tenants,
     webhooks,
 )
@@ -34,6 +35,7 @@ ROUTERS = (
     agents.router,
     definitions.router,
     executions.router,
+    schedules.router,
     audit.router,
     webhooks.router,
     hooks.router,
@@ -108,8 +110,9 @@ def create_app(
         title="Van Sales Connector console API",
         version="0.1.0",
         description="Control plane of the platform. Authenticate with `Authorization: Bearer <API key>`.",
-        # Any request can carry an unreadable (400) or oversized (413) body.
-        responses=error_responses(400, 413),
+        # Any request can carry an unreadable (400) or oversized (413) body, or exceed its
+        # tenant's request rate (429).
+        responses=error_responses(400, 413, 429),
     )
     app.state.ctx = build_context(settings, engine=engine, temporal=temporal)
     install_problem_handlers(app)

@@ -1,4 +1,4 @@
-"""What one API process holds for its lifetime: settings, engine, pepper, secrets, artifacts, Temporal."""
+"""What one API process holds for its lifetime: settings, stores, pepper, artifacts, Temporal, rate limits."""
 
 from __future__ import annotations
 
@@ -14,6 +14,7 @@ from activities.errors import TemporalUnavailableError
 from activities.metadata import make_engine
 from activities.secrets import SecretStore
 from activities.wiring import build_backend, build_secret_store
+from console_api.api.quotas import RateLimiter
 from console_api.api.settings import ApiSettings
 from workflows.converter import DATA_CONVERTER
 
@@ -28,6 +29,8 @@ class ApiContext:
     secrets: SecretStore
     artifacts: ArtifactRegistry
     temporal: Client | None = None
+    limiter: RateLimiter = field(default_factory=RateLimiter)
+    """Per-tenant request rate of this process (tier ``api_calls_per_minute``)."""
     _connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
 
     async def temporal_client(self) -> Client:

@@ -16,10 +16,12 @@ from sqlalchemy import select
 from temporalio.client import Client
 
 from activities.errors import InvalidInputError, TenantNotFoundError
-from activities.metadata import ApiKey, TenantSession, tenant_session
+from activities.metadata import ApiKey, Tenant, TenantSession, tenant_session
 from activities.metadata._models import as_utc, utcnow
+from activities.tiers import DEFAULT_TIER, Tier, tier_of_record
 from console_api.api.context import ApiContext
 from console_api.api.keys import Role, key_matches, parse_key
+from console_api.api.quotas import rate_limited
 
 _bearer = HTTPBearer(
     auto_error=False,
@@ -35,6 +37,8 @@ class Principal(BaseModel):
     tenant: str
     key_id: str
     role: Role
+    tier: Tier
+    """The tenant's tier, read with the key so quota checks need no second lookup."""
 
 
 def get_context(request: Request) -> ApiContext:
@@ -53,10 +57,14 @@ def _unauthorized(detail: str) -> HTTPException:
 def current_principal(
     ctx: ContextDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 ) -> Principal:
-    """Authenticate the bearer key; every failure is the same 401 so keys cannot be probed.
+    """Authenticate the bearer key and count the request against the tenant's rate.
+
+    Every authentication failure is the same 401 so keys cannot be probed. Only authenticated
+    requests are counted, each against its own tenant, so one tenant's burst never throttles another.
 
     Raises:
-        HTTPException: 401 for a missing, malformed, unknown, revoked or expired key.
+        HTTPException: 401 for a missing, malformed, unknown, revoked or expired key; 429 (with
+            ``Retry-After``) when the tenant is over its tier's API calls per minute.
     """
     if credentials is None:
         raise _unauthorized("an API key is required (Authorization: Bearer <key>)")
@@ -67,6 +75,8 @@ def current_principal(
         with tenant_session(ctx.engine, parsed.tenant) as session:
             row = session.scalars(select(ApiKey).where(ApiKey.prefix == parsed.prefix)).one_or_none()
             found = None if row is None else (row.id, row.role, row.key_hash, row.revoked_at, row.expires_at)
+            tenant = session.get(Tenant, parsed.tenant)  # loaded by tenant_session already: no query
+            tier = tier_of_record(tenant.tier if tenant is not None else DEFAULT_TIER)
     except (InvalidInputError, TenantNotFoundError):
         found = None
     if found is None:
@@ -78,7 +88,10 @@ def current_principal(
         raise _unauthorized("the API key was revoked")
     if expires_at is not None and as_utc(expires_at) <= utcnow():
         raise _unauthorized("the API key has expired")
-    return Principal(tenant=parsed.tenant, key_id=key_id, role=Role(role))
+    retry_after = ctx.limiter.take(parsed.tenant, per_minute=tier.api_calls_per_minute)
+    if retry_after is not None:
+        raise rate_limited(parsed.tenant, tier, retry_after)
+    return Principal(tenant=parsed.tenant, key_id=key_id, role=Role(role), tier=tier)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

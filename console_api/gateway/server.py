@@ -30,6 +30,7 @@ from activities.buffer import ObjectBackend
 from activities.crypto import Keyring
 from activities.errors import GatewayRefusedError, InvalidInputError
 from activities.metadata import make_engine
+from activities.quotas import tier_buffer_quota
 from activities.wiring import build_backend, build_keyring
 from console_api.gateway.agents import AgentIdentity, authenticate, mark_offline
 from console_api.gateway.audit import GatewayAudit
@@ -82,7 +83,8 @@ class Gateway:
         self._backend: ObjectBackend | None = None
         self._keyring: Keyring | None = None
         if settings.buffer is not None:
-            self._backend = build_backend(settings.buffer)
+            quota = tier_buffer_quota(self.engine, ttl=settings.buffer.ttl)
+            self._backend = build_backend(settings.buffer, quota=quota)
             self._keyring = build_keyring(settings.buffer)
 
     @property

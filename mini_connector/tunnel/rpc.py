@@ -24,6 +24,7 @@ from activities.errors import (
     InvalidInputError,
     KeyUnavailableError,
     ObjectStoreUnavailableError,
+    QuotaExceededError,
     TunnelProtocolError,
     VscError,
 )
@@ -45,6 +46,7 @@ ERRORS: dict[str, type[VscError]] = {
         KeyUnavailableError,
         InvalidInputError,
         GatewayRefusedError,
+        QuotaExceededError,
     )
 }
 """The errors a RESPONSE may name; anything else the gateway hits is sent as ObjectStoreUnavailableError."""

@@ -14,6 +14,7 @@ from activities.metadata import Agent, TenantSession, tenant_session
 from activities.metadata._models import as_utc, utcnow
 from console_api.api.deps import AdminPrincipal, ContextDep, CurrentPrincipal, SessionDep
 from console_api.api.problems import error_responses
+from console_api.api.quotas import require_agent_slot
 from console_api.api.schemas import AgentPublic, AgentsPublic, EnrollmentTokenCreate, EnrollmentTokenPublic
 from console_api.gateway import issue_enrollment_token, revoke_agent
 from console_api.presence import agent_state
@@ -69,7 +70,7 @@ def read_agent(
     "/enrollment-tokens",
     response_model=EnrollmentTokenPublic,
     status_code=201,
-    responses=error_responses(403, 422),
+    responses=error_responses(403, 422, 429),
 )
 def create_enrollment_token(
     body: EnrollmentTokenCreate, admin: AdminPrincipal, ctx: ContextDep
@@ -77,7 +78,9 @@ def create_enrollment_token(
     """A one-time token with which the agent ``agent_id`` enrolls (``vsc-agent enroll``); shown once.
 
     With ``group_id`` the agent joins that group: every member serves the group's queue.
+    A token for a new agent id beyond the tier's agent count is refused with 429.
     """
+    require_agent_slot(ctx.engine, tenant=admin.tenant, tier=admin.tier, agent_id=body.agent_id)
     ttl = timedelta(minutes=body.ttl_minutes or ctx.settings.enrollment_ttl_minutes)
     token = issue_enrollment_token(
         ctx.engine, tenant_id=admin.tenant, agent_id=body.agent_id, ttl=ttl, group_id=body.group_id

@@ -21,6 +21,7 @@ from activities.metadata import Execution
 from activities.metadata._models import utcnow
 from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, SessionDep, TemporalDep
 from console_api.api.problems import error_responses
+from console_api.api.quotas import require_execution_slot
 from console_api.api.routes.definitions import get_definition, stored_document
 from console_api.api.schemas import ExecutionCreate, ExecutionPublic, ExecutionsPublic
 from console_api.api.settings import ApiSettings
@@ -101,6 +102,7 @@ async def start_execution(
     definition = get_definition(session, body.definition_id)
     document = stored_document(ctx, definition)
     _require_online_agent(session, document, within_seconds=ctx.settings.agent_online_seconds)
+    await require_execution_slot(client, tenant=op.tenant, tier=op.tier)
     workflow = WORKFLOW_BY_PATTERN[definition.pattern]
     workflow_id = f"{op.tenant}-{definition.name}-{uuid.uuid4()}"
     queue = cloud_queue(op.tenant)

@@ -37,7 +37,16 @@ from console_api.api.schemas.marketplace import (
     MarketplaceKindPublic,
     MarketplaceKindsPublic,
 )
-from console_api.api.schemas.tenants import TenantPublic
+from console_api.api.schemas.schedules import (
+    OverlapPolicy,
+    ScheduleActionPublic,
+    ScheduleCreate,
+    ScheduleNote,
+    SchedulePublic,
+    SchedulesPublic,
+    ScheduleStatePublic,
+)
+from console_api.api.schemas.tenants import QuotasPublic, TenantPublic, UsagePublic
 from console_api.api.schemas.webhooks import (
     HookDeliveryPublic,
     WebhookCreate,
@@ -55,6 +64,8 @@ __all__ = [
     "Request",
     "Page",
     "TenantPublic",
+    "QuotasPublic",
+    "UsagePublic",
     "ApiKeyCreate",
     "ApiKeyPublic",
     "ApiKeyCreated",
@@ -88,4 +99,11 @@ __all__ = [
     "WebhookCreated",
     "WebhooksPublic",
     "HookDeliveryPublic",
+    "OverlapPolicy",
+    "ScheduleCreate",
+    "ScheduleNote",
+    "ScheduleActionPublic",
+    "ScheduleStatePublic",
+    "SchedulePublic",
+    "SchedulesPublic",
 ]

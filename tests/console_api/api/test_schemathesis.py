@@ -43,7 +43,8 @@ def fuzz_target(
     settings_ = ApiSettings(home=tmp_path, temporal={"address": address, "namespace": env.client.namespace})
     engine = make_engine(settings_.metadata_url)
     tenant = new_tenant()
-    provision_tenant(engine, tenant_id=tenant, name=tenant)
+    # Enterprise: its request rate is above what the fuzzer sends, so 429s do not hide the routes.
+    provision_tenant(engine, tenant_id=tenant, name=tenant, tier="enterprise")
     enroll(engine, tenant)
     # The Temporal client connects lazily inside the one test client's event loop.
     app = create_app(settings_, engine=engine)
@@ -76,7 +77,7 @@ def test_api_conforms_to_its_openapi(fuzz_target) -> None:
 
         conforms()
         covered += 1
-    assert covered == 33  # operations_covered / operations_total = 100 %
+    assert covered == 40  # operations_covered / operations_total = 100 %
     print(sorted(statuses.items()))
     # The key is accepted: every operation was reached past authentication at least once.
     reached = {label for label, status in statuses if status != 401}
