@@ -15,7 +15,7 @@ from temporalio.worker import Worker
 from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
 from activities.metadata import make_engine, migrate, provision_tenant
-from activities.sync_steps import SyncSteps
+from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
 from activities.wiring import build_buffer
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
@@ -43,6 +43,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             activities=[*steps.all(), *book.all()],
             activity_executor=executor,
             max_concurrent_activities=8,
+            max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         )
         for tenant in settings.tenants
     ]
