@@ -12,7 +12,16 @@ from temporalio.client import Client
 
 from console_api.api.context import build_context
 from console_api.api.problems import PROBLEM_JSON, error_responses, install_problem_handlers, problem_response
-from console_api.api.routes import agents, api_keys, audit, connections, definitions, executions, tenants
+from console_api.api.routes import (
+    agents,
+    api_keys,
+    audit,
+    connections,
+    controls,
+    definitions,
+    executions,
+    tenants,
+)
 from console_api.api.settings import ApiSettings
 
 ROUTERS = (
@@ -22,6 +31,7 @@ ROUTERS = (
     agents.router,
     definitions.router,
     executions.router,
+    controls.router,
     audit.router,
 )
 
