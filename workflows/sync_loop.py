@@ -86,7 +86,13 @@ class SyncLoop:
         controls.bind(inp=inp, tenant=tenant, started=self._pass_started)
 
     def _pass_started(self) -> bool:
-        return self.state.current is not None or self.state.table_index > 0
+        """Whether this pass has begun reading: an event after that may refer to rows it missed."""
+        cur = self.state.current
+        return (
+            self.state.table_index > 0
+            or (cur is not None and cur.batches > 0)
+            or self.controls.inflight is not None
+        )
 
     def snapshot(self) -> SyncState:
         """The state with the run's current controls, for the ``progress`` query and continue-as-new."""

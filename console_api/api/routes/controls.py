@@ -26,7 +26,7 @@ from activities.metadata import (
     tenant_session,
 )
 from console_api.api.context import ApiContext
-from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, Principal, TemporalDep
+from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, Principal
 from console_api.api.problems import error_responses
 from console_api.api.schemas import (
     ControlChangePublic,
@@ -84,6 +84,14 @@ def _require_target(ctx: ApiContext, tenant: str, body: ControlFlagUpdate) -> No
         raise HTTPException(404, f"{kind} {body.name!r} not found")
 
 
+async def _temporal(ctx: ApiContext, *, detail: str) -> Client:
+    """The Temporal client, or 503 saying what was already done (the flag is the truth runs read)."""
+    try:
+        return await ctx.temporal_client()
+    except RuntimeError:  # the SDK's connect failure
+        raise HTTPException(503, f"{detail}; the workflow service is unreachable, retry later") from None
+
+
 async def _signal_all(client: Client, tenant: str, name: str, sig: ControlSignal) -> int:
     signalled = 0
     for workflow_id in await list_running(client, tenant):
@@ -98,7 +106,7 @@ async def _signal_all(client: Client, tenant: str, name: str, sig: ControlSignal
 
 
 async def _flip(
-    body: ControlFlagUpdate, *, paused: bool, caller: Principal, ctx: ApiContext, client: Client
+    body: ControlFlagUpdate, *, paused: bool, caller: Principal, ctx: ApiContext
 ) -> ControlChangePublic:
     _require_target(ctx, caller.tenant, body)
     name = body.name or ""
@@ -112,6 +120,9 @@ async def _flip(
         ctx, caller, action=f"control.{verb}", target=target, details={"reason": reason, "changed": changed}
     )
     sig = ControlSignal(scope=body.scope, name=name, reason=reason)
+    done = "set" if paused else "cleared"
+    detail = f"the flag is {done} and runs read it before each step, but none was signalled"
+    client = await _temporal(ctx, detail=detail)
     signalled = await _signal_all(client, caller.tenant, verb, sig)
     return ControlChangePublic(
         scope=body.scope, name=body.name, paused=paused, changed=changed, signalled=signalled
@@ -129,19 +140,15 @@ def list_controls(tenant: CurrentTenant, ctx: ContextDep) -> ControlFlagsPublic:
 
 
 @router.post("/pause", response_model=ControlChangePublic, responses=error_responses(403, 404))
-async def pause(
-    body: ControlFlagUpdate, op: OperatorPrincipal, ctx: ContextDep, client: TemporalDep
-) -> ControlChangePublic:
+async def pause(body: ControlFlagUpdate, op: OperatorPrincipal, ctx: ContextDep) -> ControlChangePublic:
     """Pause: running runs it concerns stop at their next batch boundary; new ones wait (API starts: 409)."""
-    return await _flip(body, paused=True, caller=op, ctx=ctx, client=client)
+    return await _flip(body, paused=True, caller=op, ctx=ctx)
 
 
 @router.post("/resume", response_model=ControlChangePublic, responses=error_responses(403, 404))
-async def resume(
-    body: ControlFlagUpdate, op: OperatorPrincipal, ctx: ContextDep, client: TemporalDep
-) -> ControlChangePublic:
+async def resume(body: ControlFlagUpdate, op: OperatorPrincipal, ctx: ContextDep) -> ControlChangePublic:
     """Lift a pause: runs it held continue from where they stopped (unless another pause holds them)."""
-    return await _flip(body, paused=False, caller=op, ctx=ctx, client=client)
+    return await _flip(body, paused=False, caller=op, ctx=ctx)
 
 
 async def _still_running(client: Client, workflow_ids: list[str]) -> list[str]:
@@ -160,7 +167,7 @@ async def _still_running(client: Client, workflow_ids: list[str]) -> list[str]:
 
 @router.post("/emergency-stop", response_model=EmergencyStopPublic, responses=error_responses(403))
 async def emergency_stop(
-    body: EmergencyStopCreate, op: OperatorPrincipal, ctx: ContextDep, client: TemporalDep
+    body: EmergencyStopCreate, op: OperatorPrincipal, ctx: ContextDep
 ) -> EmergencyStopPublic:
     """Cancel every running run of the tenant; terminate those still running after the grace period.
 
@@ -179,6 +186,7 @@ async def emergency_stop(
             target="tenant",
             details={"reason": body.reason, "changed": changed},
         )
+    client = await _temporal(ctx, detail="no run was stopped")
     targets = await list_running(client, op.tenant)
     for workflow_id in targets:
         try:
