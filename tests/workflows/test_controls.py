@@ -38,7 +38,12 @@ def make_source(url: str, rows: int = ROWS) -> None:
 
 
 def pg_tenant(
-    env: WorkflowEnvironment, home: Path, pg_database: Callable[[str], str], *, buffered: bool
+    env: WorkflowEnvironment,
+    home: Path,
+    pg_database: Callable[[str], str],
+    *,
+    buffered: bool,
+    cloud_source: bool = False,
 ) -> Tenant:
     src, dst = pg_database("erp"), pg_database("dw")
     make_source(src)
@@ -48,7 +53,9 @@ def pg_tenant(
         {"name": "erp", "kind": "postgresql", "url": src},
         {"name": "dw", "kind": "postgresql", "url": dst, "write": True},
     ]
-    if buffered:
+    if cloud_source:
+        tenant.cloud_connections = [{**tenant.agent_connections[0], "location": "cloud"}]
+    elif buffered:
         tenant.cloud_connections = [{**tenant.agent_connections[1], "location": "cloud"}]
     return tenant
 
@@ -149,11 +156,17 @@ async def assert_no_writes_while_paused(tenant: Tenant, state: dict[str, Any]) -
     return before
 
 
-@pytest.mark.parametrize("workflow", ["LocalToLocalSync", "LocalToCloudSync"])
+@pytest.mark.parametrize("workflow", ["LocalToLocalSync", "LocalToCloudSync", "CloudToLocalSync"])
 async def test_pause_signal_stops_the_copy_and_resume_completes_it_exactly(
     env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str], workflow: str
 ) -> None:
-    tenant = pg_tenant(env, tmp_path, pg_database, buffered=workflow == "LocalToCloudSync")
+    tenant = pg_tenant(
+        env,
+        tmp_path,
+        pg_database,
+        buffered=workflow != "LocalToLocalSync",
+        cloud_source=workflow == "CloudToLocalSync",
+    )
     sig = ControlSignal(scope="connection", name="erp", reason="test")
     async with running(tenant):
         handle = await tenant.start(workflow, body(tenant))
@@ -222,7 +235,8 @@ async def test_a_paused_run_can_be_cancelled_or_terminated(
         with pytest.raises(WorkflowFailureError):
             await handle.result()
         status = (await handle.describe()).status
-        await record_history(handle, "LocalToLocalSync", f"{end}led_while_paused")
+        scenario = "cancelled_while_paused" if end == "cancel" else "terminated_while_paused"
+        await record_history(handle, "LocalToLocalSync", scenario)
     assert status == (
         WorkflowExecutionStatus.CANCELED if end == "cancel" else WorkflowExecutionStatus.TERMINATED
     )
