@@ -19,6 +19,7 @@ from datetime import timedelta
 from typing import Any, TypeVar
 
 from temporalio import workflow
+from temporalio.exceptions import ActivityError, CancelledError
 from temporalio.workflow import ActivityCancellationType
 
 from workflows import contracts as c
@@ -31,6 +32,10 @@ POLL = timedelta(seconds=30)
 _READ_TIMEOUT = timedelta(seconds=10)
 
 T = TypeVar("T")
+
+
+class StepInterrupted(Exception):
+    """A pause cancelled a step's activity before any worker ran it; the loop re-runs the step."""
 
 
 def concerns(sig: ControlSignal, inp: SyncInput) -> bool:
@@ -132,14 +137,21 @@ class Controls:
         if not self.enabled:
             return
         while True:
-            held = tuple(label(h) for h in self.state.holds if self.concerned(h))
-            paused_by = held or await self._read_flags()
+            held = self._held()
+            flagged: tuple[str, ...] = ()
+            if not held:
+                flagged = await self._read_flags()
+                held = self._held()  # a pause signalled during the read
+            paused_by = held or flagged
             if not paused_by:
                 if self.state.paused:
                     self.state = self.state.model_copy(update={"paused": False, "paused_by": ()})
                 return
             self.state = self.state.model_copy(update={"paused": True, "paused_by": paused_by})
             await self._wait_for_nudge(poll=None if held else POLL)
+
+    def _held(self) -> tuple[str, ...]:
+        return tuple(label(h) for h in self.state.holds if self.concerned(h))
 
     async def _wait_for_nudge(self, *, poll: timedelta | None) -> None:
         seen = self._nudges
@@ -172,6 +184,7 @@ class Controls:
 
         Raises:
             asyncio.CancelledError: The workflow itself is being cancelled.
+            StepInterrupted: A pause cancelled the activity before it started.
         """
         if not self.enabled:
             return await workflow.execute_activity(
@@ -188,6 +201,11 @@ class Controls:
         self.inflight = handle
         try:
             result = await handle
+        except ActivityError as err:
+            # Cancelled before a worker picked it up (e.g. its agent is offline): nothing was done.
+            if isinstance(err.cause, CancelledError) and workflow.cancellation_reason() is None:
+                raise StepInterrupted(activity) from None
+            raise
         finally:
             self.inflight = None
         if workflow.cancellation_reason() is not None:

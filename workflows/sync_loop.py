@@ -20,7 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows import contracts as c
 from workflows.queues import QueueNameError, parse_queue
-from workflows.sync_controls import Controls
+from workflows.sync_controls import Controls, StepInterrupted
 from workflows.sync_types import SyncInput, SyncResult, SyncState, TableResult, TableSpec
 from workflows.types import Fingerprint
 
@@ -118,7 +118,10 @@ class SyncLoop:
                     }
                 )
             await self.controls.gate()
-            progress, self.state = await step(spec, self.state)
+            try:
+                progress, self.state = await step(spec, self.state)
+            except StepInterrupted:
+                progress = c.StepProgress(after=self.state.after)
             self._absorb(progress)
             steps += 1
             if progress.done:

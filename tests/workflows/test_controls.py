@@ -293,3 +293,26 @@ async def test_an_event_that_starts_the_run_runs_one_normal_pass(
     assert state["controls"]["events"] == 1 and state["controls"]["passes"] == 0
     assert state["controls"]["last_delivery_id"] == "first"
     assert result.tables[0].rows_written == ROWS
+
+
+async def step_scheduled(handle: WorkflowHandle) -> bool:
+    desc = await handle.describe()
+    scheduled = PendingActivityState.PENDING_ACTIVITY_STATE_SCHEDULED
+    return any(p.state == scheduled for p in desc.raw_description.pending_activities)
+
+
+async def test_a_pause_while_the_agent_is_offline_holds_the_run_without_failing_it(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+) -> None:
+    tenant = pg_tenant(env, tmp_path, pg_database, buffered=False)
+    async with running(tenant, agent=False):
+        handle = await tenant.start("LocalToLocalSync", body(tenant))
+        await until(lambda: step_scheduled(handle), what="the step to wait for the agent")
+        await handle.signal("pause", ControlSignal(scope="agent", name=tenant.agent))
+        state = await until(lambda: is_paused(handle), what="the run to pause")
+        assert state["controls"]["paused_by"] == ["agent:edge-1"] and state["current"]["rows_read"] == 0
+        await handle.signal("resume", ControlSignal(scope="agent", name=tenant.agent))
+        async with running(tenant, cloud=False):
+            result: SyncResult = await handle.result()
+        await record_history(handle, "LocalToLocalSync", "pause_before_start")
+    assert result.tables[0].rows_written == ROWS and dst_stats(tenant) == (ROWS, 0)
