@@ -1,4 +1,4 @@
-"""Cloud-side bookkeeping activities: incremental cursors and the audit trail.
+"""Cloud-side bookkeeping activities: incremental cursors, the audit trail and the control flags.
 
 They run on the cloud worker, which owns the metadata store; the agent never touches it.
 """
@@ -12,7 +12,14 @@ from sqlalchemy import Engine
 from temporalio import activity
 
 from activities.errors import activity_errors
-from activities.metadata import AuditEvent, AuditWriter, get_sync_state, save_sync_state, tenant_session
+from activities.metadata import (
+    AuditEvent,
+    AuditWriter,
+    get_sync_state,
+    pauses_for,
+    save_sync_state,
+    tenant_session,
+)
 from activities.sync_steps import check_tenant
 from workflows import contracts as c
 
@@ -67,6 +74,17 @@ class Bookkeeping:
                 ),
             )
 
+    @activity.defn(name=c.READ_CONTROLS)
+    def read_controls(self, inp: c.ReadControlsInput) -> c.ReadControlsResult:
+        """The pauses that hold a run (tenant, its connections, its agent); run as a local activity."""
+        with activity_errors():
+            check_tenant(inp.tenant)
+            return c.ReadControlsResult(
+                paused_by=pauses_for(
+                    self.engine, tenant_id=inp.tenant, connections=inp.connections, agent=inp.agent
+                )
+            )
+
     def integrity_hook(self, action: str, fields: Mapping[str, str]) -> None:
         """Buffer audit hook: record every refused chunk in the reading tenant's trail."""
         info = activity.info() if activity.in_activity() else None
@@ -87,4 +105,4 @@ class Bookkeeping:
 
     def all(self) -> list[Any]:
         """Every activity of this class, for ``Worker(activities=...)``."""
-        return [self.get_sync_state, self.save_sync_state, self.record_audit]
+        return [self.get_sync_state, self.save_sync_state, self.record_audit, self.read_controls]

@@ -3,6 +3,10 @@
 Every step is resumable and idempotent: progress is heartbeated after each committed batch
 (or chunk) and a retried attempt continues from the last heartbeat; loads are upserts, so a
 batch applied twice (a crash after commit, before the heartbeat) changes nothing.
+
+A cancelled step (a pause, a workflow cancel, a worker shutdown) stops at its next batch
+boundary and returns the progress it made as its result: the cancel is never raised in the
+middle of a write (``no_thread_cancel_exception``), so what it reports is what it committed.
 """
 
 from __future__ import annotations
@@ -11,6 +15,7 @@ import logging
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from datetime import timedelta
 from typing import Any
 
 import pyarrow as pa
@@ -29,6 +34,13 @@ from workflows.queues import parse_queue
 from workflows.types import TableSchema
 
 log = logging.getLogger(__name__)
+
+HEARTBEAT_THROTTLE = timedelta(seconds=2)
+"""Longest gap between heartbeats sent to Temporal (``Worker(max_heartbeat_throttle_interval=)``).
+
+A step learns of a cancel only from a heartbeat's answer, so this bounds how long a pause or an
+emergency stop takes to reach it (plus at most one batch).
+"""
 
 
 def resumed_progress() -> c.StepProgress | None:
@@ -170,7 +182,11 @@ def copy_binary_pages(
         )
         # The page is committed: a retry resumes after it.
         activity.heartbeat(progress)
-        if moved >= inp.limits.max_rows or time.monotonic() - started > inp.limits.max_seconds:
+        if (
+            activity.is_cancelled()
+            or moved >= inp.limits.max_rows
+            or time.monotonic() - started > inp.limits.max_seconds
+        ):
             return progress
     return progress.model_copy(update={"done": True})
 
@@ -206,7 +222,7 @@ class SyncSteps:
             conn = self._open(name)
         return conn
 
-    @activity.defn(name=c.COPY_TABLE)
+    @activity.defn(name=c.COPY_TABLE, no_thread_cancel_exception=True)
     def copy_table(self, inp: c.CopyTableInput) -> c.StepProgress:
         """Stream one slice of a table from source to destination inside this process."""
         with activity_errors():
@@ -232,9 +248,11 @@ class SyncSteps:
                     )
                     # Heartbeat only after the batch is committed: a retry resumes after it.
                     activity.heartbeat(stream.progress.model_copy(update={"rows_written": written}))
+                    if activity.is_cancelled():
+                        break
                 return stream.progress.model_copy(update={"rows_written": written})
 
-    @activity.defn(name=c.EXTRACT_TO_BUFFER)
+    @activity.defn(name=c.EXTRACT_TO_BUFFER, no_thread_cancel_exception=True)
     def extract_to_buffer(self, inp: c.ExtractToBufferInput) -> c.ExtractToBufferResult:
         """Extract one slice of a table into encrypted buffer chunks, one chunk per (transformed) batch."""
         with activity_errors():
@@ -264,9 +282,11 @@ class SyncSteps:
                     activity.heartbeat(
                         c.ExtractToBufferResult(buffer=writer.finish(), progress=stream.progress)
                     )
+                    if activity.is_cancelled():
+                        break
                 return c.ExtractToBufferResult(buffer=writer.finish(), progress=stream.progress)
 
-    @activity.defn(name=c.LOAD_FROM_BUFFER)
+    @activity.defn(name=c.LOAD_FROM_BUFFER, no_thread_cancel_exception=True)
     def load_from_buffer(self, inp: c.LoadFromBufferInput) -> c.LoadFromBufferResult:
         """Decrypt buffered chunks, apply the transform and upsert them, one chunk per transaction."""
         with activity_errors():
@@ -295,7 +315,14 @@ class SyncSteps:
                         update={"batches": done.batches + 1, "rows_read": rows_read, "rows_written": written}
                     )
                     activity.heartbeat(done)
-            return c.LoadFromBufferResult(rows_read=rows_read, rows_written=written, table_schema=out_schema)
+                    if activity.is_cancelled():
+                        break
+            return c.LoadFromBufferResult(
+                rows_read=rows_read,
+                rows_written=written,
+                table_schema=out_schema,
+                complete=done.batches >= len(inp.buffer.chunks),
+            )
 
     @activity.defn(name=c.PURGE_BUFFER)
     def purge_buffer(self, inp: c.PurgeBufferInput) -> int:

@@ -25,7 +25,7 @@ from temporalio.worker import Worker
 from activities.buffer import BufferStore
 from activities.connections import ConnectionRegistry, registry_loader
 from activities.errors import GatewayRefusedError, InvalidInputError
-from activities.sync_steps import SyncSteps
+from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
 from activities.wiring import build_buffer
 from mini_connector.enroll import agent_version
 from mini_connector.gateway_buffer import build_gateway_buffer
@@ -160,6 +160,7 @@ def build_worker(
         activities=steps.all(),
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
+        max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
     )
 
 

@@ -16,7 +16,7 @@ from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
 from activities.metadata import make_engine, migrate, provision_tenant
 from activities.quotas import tenant_tiers, tier_buffer_quota
-from activities.sync_steps import SyncSteps
+from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
 from activities.tenant_connections import tenant_registry_loader
 from activities.tiers import tenants_in_pool
 from activities.wiring import build_buffer, build_secret_store
@@ -68,6 +68,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             activities=[*steps_for(tenant).all(), *book.all()],
             activity_executor=executor,
             max_concurrent_activities=8,
+            max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
         )
         for tenant in served
     ]

@@ -14,6 +14,7 @@ from temporalio import workflow
 
 from workflows import contracts as c
 from workflows.routing import EndpointKind, Location, RoutePlan, StepKind, TransformComplexity, plan_route
+from workflows.sync_controls import ControlledSync
 from workflows.sync_loop import StepFn, SyncLoop, current_tenant, parse_input
 from workflows.sync_types import SyncResult, SyncState, TableSpec
 
@@ -47,7 +48,7 @@ def buffered_step(loop: SyncLoop, *, plan: RoutePlan) -> StepFn:
     run_id = workflow.info().run_id
 
     async def step(spec: TableSpec, state: SyncState) -> tuple[c.StepProgress, SyncState]:
-        extracted = await workflow.execute_activity(
+        extracted = await loop.controls.step_activity(
             c.EXTRACT_TO_BUFFER,
             c.ExtractToBufferInput(
                 tenant=tenant,
@@ -59,7 +60,7 @@ def buffered_step(loop: SyncLoop, *, plan: RoutePlan) -> StepFn:
             ),
             result_type=c.ExtractToBufferResult,
             task_queue=extract_queue,
-            **loop.step_options(),
+            options=loop.step_options(),
         )
         await loop.audit(
             activity=c.EXTRACT_TO_BUFFER,
@@ -67,9 +68,13 @@ def buffered_step(loop: SyncLoop, *, plan: RoutePlan) -> StepFn:
             target=f"{inp.source_connection}.{spec.source_table}",
             rows=extracted.progress.rows_read,
         )
+        if loop.controls.stopping():
+            # Paused (or cancelled) mid-extract: load nothing; the step re-extracts from the same
+            # position and sequence numbers when it runs again, overwriting these chunks.
+            return c.StepProgress(after=state.after), state
         written = 0
         if extracted.buffer.chunks:
-            loaded = await workflow.execute_activity(
+            loaded = await loop.controls.step_activity(
                 c.LOAD_FROM_BUFFER,
                 c.LoadFromBufferInput(
                     tenant=tenant,
@@ -80,7 +85,7 @@ def buffered_step(loop: SyncLoop, *, plan: RoutePlan) -> StepFn:
                 ),
                 result_type=c.LoadFromBufferResult,
                 task_queue=load_queue,
-                **loop.step_options(),
+                options=loop.step_options(),
             )
             written = loaded.rows_written
             await loop.audit(
@@ -89,6 +94,10 @@ def buffered_step(loop: SyncLoop, *, plan: RoutePlan) -> StepFn:
                 target=f"{inp.destination_connection}.{spec.target}",
                 rows=loaded.rows_read,
             )
+            if not loaded.complete:
+                # Stopped mid-load: count what it wrote, keep the position; the re-run re-applies
+                # the applied chunks as no-op upserts and writes the rest.
+                return c.StepProgress(after=state.after, rows_written=written), state
             await workflow.execute_activity(
                 c.PURGE_BUFFER,
                 c.PurgeBufferInput(tenant=tenant, run_id=run_id),
@@ -103,11 +112,11 @@ def buffered_step(loop: SyncLoop, *, plan: RoutePlan) -> StepFn:
     return step
 
 
-class BufferedSync:
+class BufferedSync(ControlledSync):
     """Body of a buffer pattern's workflow class; subclasses name the pattern and its endpoints.
 
     The ``@workflow.defn`` subclasses keep their own ``run`` and query (the SDK wants them on
-    the decorated class) and delegate here.
+    the decorated class) and delegate here; the control signals are inherited.
     """
 
     PATTERN: ClassVar[str]
@@ -115,6 +124,7 @@ class BufferedSync:
     DESTINATION: ClassVar[EndpointKind]
 
     def __init__(self) -> None:
+        super().__init__()
         self._loop: SyncLoop | None = None
 
     async def sync(self, raw: dict[str, Any]) -> SyncResult:
@@ -128,7 +138,7 @@ class BufferedSync:
             transform=TransformComplexity.SIMPLE,
             agent=inp.agent,
         )
-        loop = self._loop = SyncLoop(pattern=self.PATTERN, inp=inp, tenant=tenant)
+        loop = self._loop = SyncLoop(pattern=self.PATTERN, inp=inp, tenant=tenant, controls=self._controls)
         return await loop.run(
             step=buffered_step(loop, plan=plan),
             source_queue=plan.step(StepKind.EXTRACT).queue,
@@ -137,4 +147,4 @@ class BufferedSync:
 
     def state(self) -> SyncState:
         """Where the run is: finished tables and the current one's counts."""
-        return self._loop.state if self._loop else SyncState()
+        return self._loop.snapshot() if self._loop else SyncState(controls=self._controls.state)

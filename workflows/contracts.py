@@ -21,6 +21,7 @@ FINGERPRINT_TABLE: Final = "fingerprint_table"
 GET_SYNC_STATE: Final = "get_sync_state"
 SAVE_SYNC_STATE: Final = "save_sync_state"
 RECORD_AUDIT: Final = "record_audit"
+READ_CONTROLS: Final = "read_controls"
 
 
 class TableRead(Frozen):
@@ -106,6 +107,8 @@ class LoadFromBufferResult(Frozen):
     rows_read: int
     rows_written: int
     table_schema: TableSchema
+    complete: bool = True
+    """False when a cancel (pause, stop) ended the load early; the chunks after it were not applied."""
 
 
 class PurgeBufferInput(Frozen):
@@ -165,3 +168,17 @@ class AuditInput(Frozen):
     target: str
     rows: int = 0
     outcome: str = "ok"
+
+
+class ReadControlsInput(Frozen):
+    """Which control flags concern a run: its tenant, the connections it touches and its agent (group)."""
+
+    tenant: str
+    connections: tuple[str, ...]
+    agent: str
+
+
+class ReadControlsResult(Frozen):
+    """The flags set on any of them; an empty ``paused_by`` means the run may proceed."""
+
+    paused_by: tuple[str, ...] = ()

@@ -12,6 +12,7 @@ from temporalio import workflow
 
 from workflows import contracts as c
 from workflows.routing import EndpointKind, StepKind, TransformComplexity, plan_route
+from workflows.sync_controls import ControlledSync
 from workflows.sync_loop import SyncLoop, current_tenant, parse_input
 from workflows.sync_types import SyncResult, SyncState, TableSpec
 
@@ -19,10 +20,11 @@ PATTERN = "3.1.1"
 
 
 @workflow.defn(name="LocalToLocalSync")
-class LocalToLocalSync:
-    """Copy tables between two databases the same agent reaches."""
+class LocalToLocalSync(ControlledSync):
+    """Copy tables between two databases the same agent reaches; ``pause``/``resume``/``event`` signals."""
 
     def __init__(self) -> None:
+        super().__init__()
         self._loop: SyncLoop | None = None
 
     @workflow.run
@@ -38,10 +40,11 @@ class LocalToLocalSync:
             agent=inp.agent,
         )
         queue = plan.step(StepKind.SYNC).queue
-        loop = self._loop = SyncLoop(pattern=PATTERN, inp=inp, tenant=tenant)
+        loop = self._loop = SyncLoop(pattern=PATTERN, inp=inp, tenant=tenant, controls=self._controls)
 
         async def step(spec: TableSpec, state: SyncState) -> tuple[c.StepProgress, SyncState]:
-            progress = await workflow.execute_activity(
+            # A pause ends the copy at a batch boundary; its progress is the rows it committed.
+            progress = await loop.controls.step_activity(
                 c.COPY_TABLE,
                 c.CopyTableInput(
                     tenant=tenant,
@@ -53,7 +56,7 @@ class LocalToLocalSync:
                 ),
                 result_type=c.StepProgress,
                 task_queue=queue,
-                **loop.step_options(),
+                options=loop.step_options(),
             )
             await loop.audit(
                 activity=c.COPY_TABLE,
@@ -68,4 +71,4 @@ class LocalToLocalSync:
     @workflow.query
     def progress(self) -> SyncState:
         """Where the run is: finished tables and the current one's counts."""
-        return self._loop.state if self._loop else SyncState()
+        return self._loop.snapshot() if self._loop else SyncState(controls=self._controls.state)

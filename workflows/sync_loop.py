@@ -1,8 +1,9 @@
-"""The loop both table-sync workflows share: tables in order, batches until done, then verify.
+"""The loop every table-sync workflow shares: tables in order, batches until done, then verify.
 
 Each pattern supplies one ``step`` coroutine that moves the next slice of a table; this
 module owns cursors, continue-as-new, verification and auditing, so the patterns differ
-only in where their steps run.
+only in where their steps run. Every step first passes the run's control gate
+(:mod:`workflows.sync_controls`); a pass that events arrived during is followed by another.
 """
 
 from __future__ import annotations
@@ -10,7 +11,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any
+from typing import Any, NoReturn
 
 from pydantic import ValidationError
 from temporalio import workflow
@@ -19,6 +20,7 @@ from temporalio.exceptions import ApplicationError
 
 from workflows import contracts as c
 from workflows.queues import QueueNameError, parse_queue
+from workflows.sync_controls import Controls, StepInterrupted
 from workflows.sync_types import SyncInput, SyncResult, SyncState, TableResult, TableSpec
 from workflows.types import Fingerprint
 
@@ -74,12 +76,27 @@ StepFn = Callable[[TableSpec, SyncState], Awaitable[tuple[c.StepProgress, SyncSt
 class SyncLoop:
     """Drive one sync run; ``progress`` is what the workflow's query returns."""
 
-    def __init__(self, *, pattern: str, inp: SyncInput, tenant: str) -> None:
+    def __init__(self, *, pattern: str, inp: SyncInput, tenant: str, controls: Controls) -> None:
         self.pattern = pattern
         self.inp = inp
         self.tenant = tenant
         self.state = inp.state
         self.pipeline = inp.pipeline or workflow.info().workflow_id
+        self.controls = controls
+        controls.bind(inp=inp, tenant=tenant, started=self._pass_started)
+
+    def _pass_started(self) -> bool:
+        """Whether this pass has begun reading: an event after that may refer to rows it missed."""
+        cur = self.state.current
+        return (
+            self.state.table_index > 0
+            or (cur is not None and cur.batches > 0)
+            or self.controls.inflight is not None
+        )
+
+    def snapshot(self) -> SyncState:
+        """The state with the run's current controls, for the ``progress`` query and continue-as-new."""
+        return self.state.model_copy(update={"controls": self.controls.state})
 
     async def run(self, *, step: StepFn, source_queue: str, destination_queue: str) -> SyncResult:
         """Run every table to completion, continuing-as-new when the history gets long.
@@ -100,19 +117,29 @@ class SyncLoop:
                         "since": await self._load_cursor(spec),
                     }
                 )
-            progress, self.state = await step(spec, self.state)
+            await self.controls.gate()
+            try:
+                progress, self.state = await step(spec, self.state)
+            except StepInterrupted:
+                progress = c.StepProgress(after=self.state.after)
             self._absorb(progress)
             steps += 1
             if progress.done:
                 await self._finish_table(spec, source_queue=source_queue, destination_queue=destination_queue)
             elif steps >= self.inp.max_steps_per_run or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
-                nxt = self.inp.model_copy(
-                    update={"state": self.state.model_copy(update={"continued": self.state.continued + 1})}
-                )
-                workflow.continue_as_new(nxt.model_dump(mode="json"))
+                self._continue(self.snapshot().model_copy(update={"continued": self.state.continued + 1}))
         await workflow.wait_condition(workflow.all_handlers_finished)
+        if self.controls.enabled and self.controls.state.rerun:
+            # A fresh table loop under the same pipeline: it starts from the cursors just saved.
+            ctl = self.controls.state
+            self._continue(
+                SyncState(controls=ctl.model_copy(update={"rerun": False, "passes": ctl.passes + 1}))
+            )
         return SyncResult(pattern=self.pattern, tables=self.state.done)
+
+    def _continue(self, state: SyncState) -> NoReturn:
+        workflow.continue_as_new(self.inp.model_copy(update={"state": state}).model_dump(mode="json"))
 
     def _absorb(self, progress: c.StepProgress) -> None:
         cur = self.state.current
@@ -145,6 +172,7 @@ class SyncLoop:
                 retry_policy=RETRY,
             )
         if self.inp.verify:
+            await self.controls.gate()
             src, dst = await self._fingerprints(
                 spec, source_queue=source_queue, destination_queue=destination_queue
             )

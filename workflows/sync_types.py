@@ -7,7 +7,7 @@ non-retryable error instead of wedging the workflow task.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import Field, model_validator
 
@@ -62,6 +62,50 @@ class TableResult(Frozen):
         return self.source is not None and self.source == self.destination
 
 
+ControlScope = Literal["tenant", "connection", "agent", "execution"]
+
+
+class ControlSignal(Frozen):
+    """Argument of the ``pause`` and ``resume`` signals: which control flag flipped.
+
+    The console signals every running run of the tenant; each run decides from its own input
+    whether the flag concerns it. ``execution`` scope is a pause of this one run.
+    """
+
+    scope: ControlScope = "execution"
+    name: str = Field(default="", max_length=200)
+    """Connection name or agent (group) id; empty for the ``tenant`` and ``execution`` scopes."""
+    reason: str = Field(default="", max_length=500)
+
+
+class WorkflowEvent(Frozen):
+    """Argument of the ``event`` signal: something happened upstream (a webhook delivery, ...)."""
+
+    source: str = Field(min_length=1, max_length=200)
+    """Who sent it, e.g. ``webhook:<hook_id>``."""
+    delivery_id: str = Field(min_length=1, max_length=200)
+    payload: dict[str, Any] = {}
+
+
+class RunControls(Frozen):
+    """Pauses and events of a run: carried across continue-as-new, shown by the ``progress`` query."""
+
+    holds: tuple[ControlSignal, ...] = ()
+    """Pause signals not yet resumed (any scope; only those that concern the run hold it)."""
+    paused: bool = False
+    """True while the run waits for its pauses to be lifted."""
+    paused_by: tuple[str, ...] = ()
+    """What holds it, e.g. ``connection:erp``."""
+    events: int = 0
+    """Events received by this run and the runs it continued from."""
+    last_delivery_id: str | None = None
+    last_event_source: str | None = None
+    rerun: bool = False
+    """An event arrived after this pass began reading: one more pass follows it."""
+    passes: int = 0
+    """Extra passes already run because of events."""
+
+
 class SyncState(Frozen):
     """Everything a sync carries across continue-as-new, in one piece."""
 
@@ -72,6 +116,7 @@ class SyncState(Frozen):
     since: Any = None
     buffer_seq: int = 0
     continued: int = 0
+    controls: RunControls = RunControls()
 
 
 class SyncInput(Frozen):

@@ -2,6 +2,7 @@
 
 from activities.metadata._audit import AuditWriter
 from activities.metadata._audit_models import AuditEvent, AuditRecord, AuditVerification
+from activities.metadata._controls import ControlFlagRecord, FlagScope, paused_flags, pauses_for, set_paused
 from activities.metadata._engine import TenantSession, global_session, make_engine, tenant_session
 from activities.metadata._migrate import TenantPublic, migrate, migrate_all, provision_tenant
 from activities.metadata._models import (
@@ -61,6 +62,12 @@ __all__ = [
     # Sync state
     "get_sync_state",
     "save_sync_state",
+    # Control flags
+    "FlagScope",
+    "ControlFlagRecord",
+    "set_paused",
+    "paused_flags",
+    "pauses_for",
     # Audit log
     "AuditEvent",
     "AuditRecord",

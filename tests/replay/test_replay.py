@@ -54,3 +54,22 @@ async def test_replay_negative_control_detects_nondeterminism() -> None:
     replayer = Replayer(workflows=[ChangedLocalToLocalSync], data_converter=DATA_CONVERTER)
     with pytest.raises(NondeterminismError):
         await replayer.replay_workflow(load(path))
+
+
+def test_every_control_branch_has_a_history() -> None:
+    """Pause/resume, the flag gate, events (incl. signal-with-start), cancel and terminate while paused."""
+    signals: dict[str, set[str]] = {}
+    endings: set[str] = set()
+    for path in histories():
+        for event in load(path).events:
+            if event.HasField("workflow_execution_signaled_event_attributes"):
+                name = event.workflow_execution_signaled_event_attributes.signal_name
+                signals.setdefault(name, set()).add(path.parent.name)
+            if path.stem.endswith("_while_paused"):
+                endings.add(event.WhichOneof("attributes") or "")
+    assert signals["pause"] == {"LocalToLocalSync", "LocalToCloudSync", "CloudToLocalSync"}
+    assert {"resume", "event"} <= set(signals)
+    assert {
+        "workflow_execution_canceled_event_attributes",
+        "workflow_execution_terminated_event_attributes",
+    } <= endings

@@ -1,8 +1,10 @@
-"""Executions: start a definition version, list and describe runs from Temporal, cancel.
+"""Executions: start a definition version, list and describe runs from Temporal, cancel, terminate, signal.
 
 Workflow id (``<tenant>-<definition>-<uuid>``) and task queue (the tenant's cloud queue) are
 derived here; a run belongs to a tenant exactly when it runs on that tenant's queue, which
-is what every read checks before answering.
+is what every read checks before answering. Signals come from an allow-list, each with its
+argument model; describing a run adds its progress (pending activities' heartbeats and the
+workflow's ``progress`` query).
 """
 
 from __future__ import annotations
@@ -13,25 +15,51 @@ from typing import Annotated, Any
 from urllib.parse import quote
 
 from fastapi import APIRouter, HTTPException, Path, Query
+from pydantic import BaseModel, ValidationError
 from sqlalchemy import select
-from temporalio.client import Client, WorkflowExecution, WorkflowExecutionDescription, WorkflowHandle
+from temporalio.api.enums.v1 import PendingActivityState
+from temporalio.client import (
+    Client,
+    WorkflowExecution,
+    WorkflowExecutionDescription,
+    WorkflowExecutionStatus,
+    WorkflowHandle,
+    WorkflowQueryFailedError,
+)
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.metadata import Execution
-from activities.metadata._models import utcnow
+from activities.metadata import Execution, pauses_for
+from activities.metadata._models import as_utc, utcnow
 from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, SessionDep, TemporalDep
-from console_api.api.problems import error_responses
+from console_api.api.problems import error_responses, field_error
 from console_api.api.quotas import require_execution_slot
+from console_api.api.routes.controls import audit
 from console_api.api.routes.definitions import get_definition, stored_document
-from console_api.api.schemas import ExecutionCreate, ExecutionPublic, ExecutionsPublic
+from console_api.api.schemas import (
+    ActivityProgress,
+    ExecutionCreate,
+    ExecutionProgress,
+    ExecutionPublic,
+    ExecutionSignal,
+    ExecutionSignalled,
+    ExecutionsPublic,
+    ExecutionTerminate,
+)
 from console_api.api.settings import ApiSettings
 from console_api.presence import online_members
 from workflows.queues import cloud_queue
 from workflows.registry import WORKFLOW_BY_PATTERN
-from workflows.sync_types import SyncResult
+from workflows.sync_types import ControlSignal, SyncResult, WorkflowEvent
 
 router = APIRouter(prefix="/executions", tags=["executions"], responses=error_responses(401, 422, 503))
 WorkflowId = Annotated[str, Path(min_length=1, max_length=255)]
+SIGNAL_ARGS: dict[str, type[BaseModel]] = {
+    "pause": ControlSignal,
+    "resume": ControlSignal,
+    "event": WorkflowEvent,
+}
+"""The allow-list: signal name -> the model its argument must validate against."""
+_QUERY_TIMEOUT = timedelta(seconds=5)
 
 
 def _ui_url(settings: ApiSettings, workflow_id: str, run_id: str | None) -> str:
@@ -94,13 +122,26 @@ def _require_online_agent(session: SessionDep, document: dict[str, Any], *, with
         )
 
 
+def _require_not_paused(ctx: ContextDep, tenant: str, document: dict[str, Any]) -> None:
+    """Refuse (409) a run that a control flag holds: it would only wait until the flag is lifted."""
+    inp = document.get("input", {})
+    connections = [c for c in (inp.get("source_connection"), inp.get("destination_connection")) if c]
+    held = pauses_for(ctx.engine, tenant_id=tenant, connections=connections, agent=inp.get("agent"))
+    if held:
+        raise HTTPException(
+            409,
+            f"paused by control flag(s) {', '.join(held)}; lift them with POST /controls/resume and retry",
+        )
+
+
 @router.post("", response_model=ExecutionPublic, status_code=201, responses=error_responses(403, 404, 409))
 async def start_execution(
     body: ExecutionCreate, op: OperatorPrincipal, session: SessionDep, client: TemporalDep, ctx: ContextDep
 ) -> ExecutionPublic:
-    """Run a definition version on the tenant's cloud queue (409 when its agent has no member online)."""
+    """Run a definition version on the tenant's cloud queue (409 when paused or no agent member is online)."""
     definition = get_definition(session, body.definition_id)
     document = stored_document(ctx, definition)
+    _require_not_paused(ctx, op.tenant, document)
     _require_online_agent(session, document, within_seconds=ctx.settings.agent_online_seconds)
     await require_execution_slot(client, tenant=op.tenant, tier=op.tier)
     workflow = WORKFLOW_BY_PATTERN[definition.pattern]
@@ -158,10 +199,42 @@ async def list_executions(
 async def read_execution(
     workflow_id: WorkflowId, tenant: CurrentTenant, session: SessionDep, client: TemporalDep, ctx: ContextDep
 ) -> ExecutionPublic:
-    """One run's current state."""
-    _, description = await _describe(client, tenant, workflow_id)
+    """One run's current state and progress (heartbeats of its pending activities, its ``progress`` query)."""
+    handle, description = await _describe(client, tenant, workflow_id)
     definitions = _definition_of(session, [workflow_id])
-    return _public(description, settings=ctx.settings, definition_id=definitions.get(workflow_id))
+    public = _public(description, settings=ctx.settings, definition_id=definitions.get(workflow_id))
+    return public.model_copy(update={"progress": await _progress(client, handle, description)})
+
+
+async def _progress(
+    client: Client, handle: WorkflowHandle[object, object], description: WorkflowExecutionDescription
+) -> ExecutionProgress:
+    activities = []
+    for pending in description.raw_description.pending_activities:
+        details = pending.heartbeat_details.payloads
+        decoded = await client.data_converter.decode(details) if details else []
+        beat_at = (
+            as_utc(pending.last_heartbeat_time.ToDatetime())
+            if pending.HasField("last_heartbeat_time")
+            else None
+        )
+        activities.append(
+            ActivityProgress(
+                activity_type=pending.activity_type.name,
+                state=PendingActivityState.Name(pending.state).removeprefix("PENDING_ACTIVITY_STATE_"),
+                attempt=pending.attempt,
+                heartbeat=decoded[0] if decoded else None,
+                last_heartbeat_at=beat_at,
+            )
+        )
+    state = None
+    if description.status == WorkflowExecutionStatus.RUNNING:
+        try:
+            raw = await handle.query("progress", rpc_timeout=_QUERY_TIMEOUT)
+        except (RPCError, WorkflowQueryFailedError):
+            raw = None  # no worker answering right now: heartbeats are still shown
+        state = raw if isinstance(raw, dict) else None
+    return ExecutionProgress(activities=activities, state=state)
 
 
 @router.post(
@@ -184,3 +257,62 @@ async def cancel_execution(
     _, description = await _describe(client, op.tenant, workflow_id)
     definitions = _definition_of(session, [workflow_id])
     return _public(description, settings=ctx.settings, definition_id=definitions.get(workflow_id))
+
+
+@router.post(
+    "/{workflow_id}/terminate",
+    response_model=ExecutionPublic,
+    responses=error_responses(403, 404),
+)
+async def terminate_execution(
+    workflow_id: WorkflowId,
+    body: ExecutionTerminate,
+    op: OperatorPrincipal,
+    session: SessionDep,
+    client: TemporalDep,
+    ctx: ContextDep,
+) -> ExecutionPublic:
+    """End a run at once, with a reason; its step activity is abandoned (loads are idempotent)."""
+    handle, _ = await _describe(client, op.tenant, workflow_id)
+    try:
+        await handle.terminate(reason=body.reason)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        # Already closed: terminating a finished run is a no-op, not an error.
+    audit(ctx, op, action="execution.terminate", target=workflow_id, details={"reason": body.reason})
+    _, description = await _describe(client, op.tenant, workflow_id)
+    definitions = _definition_of(session, [workflow_id])
+    return _public(description, settings=ctx.settings, definition_id=definitions.get(workflow_id))
+
+
+@router.post(
+    "/{workflow_id}/signal",
+    response_model=ExecutionSignalled,
+    status_code=202,
+    responses=error_responses(403, 404, 409),
+)
+async def signal_execution(
+    workflow_id: WorkflowId,
+    body: ExecutionSignal,
+    op: OperatorPrincipal,
+    client: TemporalDep,
+    ctx: ContextDep,
+) -> ExecutionSignalled:
+    """Send an allow-listed signal (``pause``, ``resume``, ``event``); 409 when the run is not running."""
+    try:
+        arg = SIGNAL_ARGS[body.name].model_validate(body.args or {})
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        raise field_error(["body", "args", *first["loc"]], first["msg"]) from None
+    handle, description = await _describe(client, op.tenant, workflow_id)
+    if description.status != WorkflowExecutionStatus.RUNNING:
+        raise HTTPException(409, f"execution {workflow_id!r} is not running")
+    try:
+        await handle.signal(body.name, arg)
+    except RPCError as exc:
+        if exc.status != RPCStatusCode.NOT_FOUND:
+            raise
+        raise HTTPException(409, f"execution {workflow_id!r} is not running") from None
+    audit(ctx, op, action="execution.signal", target=workflow_id, details={"signal": body.name})
+    return ExecutionSignalled(workflow_id=workflow_id, name=body.name)

@@ -23,13 +23,30 @@ from console_api.api.schemas.connections import (
     ConnectionUpdate,
     SecretValues,
 )
+from console_api.api.schemas.controls import (
+    ControlChangePublic,
+    ControlFlagPublic,
+    ControlFlagsPublic,
+    ControlFlagUpdate,
+    EmergencyStopCreate,
+    EmergencyStopPublic,
+)
 from console_api.api.schemas.definitions import (
     Pattern,
     WorkflowDefinitionCreate,
     WorkflowDefinitionPublic,
     WorkflowDefinitionsPublic,
 )
-from console_api.api.schemas.executions import ExecutionCreate, ExecutionPublic, ExecutionsPublic
+from console_api.api.schemas.executions import (
+    ActivityProgress,
+    ExecutionCreate,
+    ExecutionProgress,
+    ExecutionPublic,
+    ExecutionSignal,
+    ExecutionSignalled,
+    ExecutionsPublic,
+    ExecutionTerminate,
+)
 from console_api.api.schemas.marketplace import (
     KindName,
     MarketplaceInstall,
@@ -88,6 +105,17 @@ __all__ = [
     "ExecutionCreate",
     "ExecutionPublic",
     "ExecutionsPublic",
+    "ExecutionTerminate",
+    "ExecutionSignal",
+    "ExecutionSignalled",
+    "ExecutionProgress",
+    "ActivityProgress",
+    "ControlFlagUpdate",
+    "ControlFlagPublic",
+    "ControlFlagsPublic",
+    "ControlChangePublic",
+    "EmergencyStopCreate",
+    "EmergencyStopPublic",
     "AuditEventsPublic",
     "KindName",
     "MarketplaceKindPublic",

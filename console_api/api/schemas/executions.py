@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, Field
 
@@ -10,13 +10,36 @@ from console_api.api.schemas._common import (
     Moment,
     Page,
     Request,
+    Text,
 )
+
+SignalName = Literal["pause", "resume", "event"]
+"""The only signals the API sends; anything else is refused with 422."""
 
 
 class ExecutionCreate(Request):
     """Which definition version to run; workflow id and task queue are derived by the server."""
 
     definition_id: Annotated[str, Field(min_length=1, max_length=36)]
+
+
+class ActivityProgress(BaseModel):
+    """A pending activity as Temporal reports it: its last heartbeat is the step's progress."""
+
+    activity_type: str
+    state: str
+    attempt: int
+    heartbeat: Any = None
+    """The last heartbeat details (e.g. rows read/written and the keyset position)."""
+    last_heartbeat_at: Moment | None = None
+
+
+class ExecutionProgress(BaseModel):
+    """Where a run is: its pending activities and, while it runs, its ``progress`` query."""
+
+    activities: list[ActivityProgress]
+    state: dict[str, Any] | None = None
+    """The workflow's ``SyncState``: tables done, the current one's counts, pauses and events."""
 
 
 class ExecutionPublic(BaseModel):
@@ -31,9 +54,32 @@ class ExecutionPublic(BaseModel):
     started_at: Moment | None
     closed_at: Moment | None
     ui_url: str
+    progress: ExecutionProgress | None = None
+    """Only when one run is described."""
 
 
 class ExecutionsPublic(Page):
     """The tenant's runs, newest first."""
 
     data: list[ExecutionPublic]
+
+
+class ExecutionTerminate(Request):
+    """Why the run is terminated (kept in its history and in the audit trail)."""
+
+    reason: Text
+
+
+class ExecutionSignal(Request):
+    """A signal from the allow-list and its argument (validated against the signal's model)."""
+
+    name: SignalName
+    args: dict[str, Any] | None = None
+    """``pause`` / ``resume``: optionally ``{"reason": ...}``; ``event``: source, delivery_id, payload."""
+
+
+class ExecutionSignalled(BaseModel):
+    """The signal was delivered to the run."""
+
+    workflow_id: str
+    name: SignalName

@@ -14,6 +14,7 @@ import pytest
 from fastapi import FastAPI
 from sqlalchemy import Engine
 from temporalio.client import Client
+from temporalio.testing import WorkflowEnvironment
 
 from activities.metadata import make_engine, provision_tenant
 from activities.settings import TemporalConfig
@@ -21,6 +22,7 @@ from console_api.api import ApiSettings, Role, create_api_key, create_app
 from console_api.gateway import consume_enrollment_token, issue_enrollment_token
 from console_api.gateway.agents import AgentIdentity, mark_online
 from mini_connector.tunnel.protocol import Hello
+from tests.workflows.harness import Tenant
 
 
 @dataclass
@@ -128,3 +130,32 @@ async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
 @pytest.fixture
 async def api(make_api: MakeApi) -> Api:
     return await make_api()
+
+
+@pytest.fixture
+async def pg_world(
+    make_api: MakeApi, env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+) -> tuple[Api, Tenant]:
+    """An API tenant with PostgreSQL connections ``erp`` (20k rows) and ``dw``, its agent online."""
+    from tests.console_api.api.pgworld import add_connections
+    from tests.workflows.test_controls import make_source
+
+    name = new_tenant()
+    api = await make_api(tenant=name, temporal=env.client)
+    src, dst = pg_database("erp"), pg_database("dw")
+    make_source(src)
+    tenant = Tenant(client=env.client, home=tmp_path, name=name)
+    tenant.agent_connections = [
+        {"name": "erp", "kind": "postgresql", "url": src},
+        {"name": "dw", "kind": "postgresql", "url": dst, "write": True},
+    ]
+    await add_connections(api)
+    enroll(api.engine, name)
+    come_online(api.engine, name)
+    return api, tenant
+
+
+@pytest.fixture
+async def temporal_api(make_api: MakeApi, env: WorkflowEnvironment) -> Api:
+    """An API whose Temporal client is the test server's."""
+    return await make_api(temporal=env.client)
