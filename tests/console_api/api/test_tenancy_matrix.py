@@ -25,9 +25,8 @@ BODIES: dict[tuple[str, str], object] = {
     ("PATCH", "/connections/{connection_id}"): {"write": True},
     ("POST", "/executions/{workflow_id}/terminate"): {"reason": "probe"},
     ("POST", "/executions/{workflow_id}/signal"): {"name": "resume"},
-    ("PATCH", "/schedules/{schedule_id}"): {"note": "probe"},
-    ("POST", "/schedules/{schedule_id}/pause"): {"note": "probe"},
-    ("POST", "/schedules/{schedule_id}/unpause"): {"note": "probe"},
+    ("POST", "/schedules/{schedule_row_id}/pause"): {"note": "probe"},
+    ("POST", "/schedules/{schedule_row_id}/unpause"): {"note": "probe"},
 }
 
 
@@ -47,7 +46,10 @@ async def objects_of(api: Api, caller: Caller) -> dict[str, str]:
     run = await _made(api, "POST", "/executions", caller, {"definition_id": saved["id"]})
     [agent] = (await api.call("GET", "/agents", caller)).json()["data"]
     hook = await _made(api, "POST", "/webhooks", caller, {"name": "probe", "definition_id": saved["id"]})
+    body = {"name": "probe", "definition_id": saved["id"], "interval_seconds": 3600, "paused": True}
+    schedule = await _made(api, "POST", "/schedules", caller, body)
     return {
+        "schedule_row_id": schedule["id"],
         "webhook_id": hook["id"],
         "key_id": caller.key_id,
         "connection_id": connections[0]["id"],
@@ -94,4 +96,7 @@ async def test_every_object_operation_of_other_tenant_is_404(api: Api, env: Work
     assert (await api.call("GET", f"/api-keys/{theirs['key_id']}", api.other)).json()["revoked_at"] is None
     described = (await api.call("GET", f"/executions/{theirs['workflow_id']}", api.other)).json()
     assert described["status"] == "RUNNING"
+    described = (await api.call("GET", f"/schedules/{theirs['schedule_row_id']}", api.other)).json()
+    assert described["state"]["paused"] is True
     await env.client.get_workflow_handle(theirs["workflow_id"]).terminate("test over")
+    assert (await api.call("DELETE", f"/schedules/{theirs['schedule_row_id']}", api.other)).status_code == 204
