@@ -21,25 +21,34 @@ from dataclasses import dataclass
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, HTTPException, Path, Request, Response
-from sqlalchemy import select
+from sqlalchemy import Engine, select
 from sqlalchemy.exc import IntegrityError
+from temporalio.client import Client, WorkflowExecutionStatus
+from temporalio.service import RPCError, RPCStatusCode
 
 from activities.errors import InvalidInputError, TenantNotFoundError, VscError
 from activities.metadata import (
     AuditEvent,
     AuditWriter,
     Execution,
+    Tenant,
     TenantSession,
     Webhook,
     WebhookDelivery,
     WorkflowDefinition,
+    global_session,
     tenant_session,
+    validate_tenant_id,
 )
 from activities.metadata._models import utcnow
+from activities.quotas import tenant_tier
+from activities.tiers import Tier, tier_of_record
 from console_api.api.context import ApiContext
 from console_api.api.deps import ContextDep
 from console_api.api.hook_signature import DELIVERY_PATTERN, parse_timestamp, signature_matches
 from console_api.api.problems import error_responses
+from console_api.api.quotas import rate_limited, require_execution_slot
+from console_api.api.routes.definitions import stored_document
 from console_api.api.routes.webhooks import KEY_FIELD, hook_workflow_id
 from console_api.api.schemas import HookDeliveryPublic
 from workflows.queues import cloud_queue
@@ -97,7 +106,7 @@ def _load_target(ctx: ApiContext, tenant: str, hook_id: str) -> HookTarget:
                 key=key,
                 pattern=definition.pattern,
                 definition_id=definition.id,
-                workflow_input=definition.document["input"],
+                workflow_input=stored_document(ctx, definition)["input"],
             )
     except (InvalidInputError, TenantNotFoundError):
         raise _not_found(tenant, hook_id) from None
@@ -205,6 +214,27 @@ def _record_execution(session: TenantSession, *, execution: Execution) -> None:
         pass  # a concurrent delivery recorded the same run
 
 
+def _provisioned_tier(engine: Engine, tenant: str) -> Tier | None:
+    """The tenant's tier, or ``None`` for a malformed or unknown tenant (which gets no rate bucket)."""
+    try:
+        validate_tenant_id(tenant)
+    except InvalidInputError:
+        return None
+    with global_session(engine) as session:
+        stored = session.scalar(select(Tenant.tier).where(Tenant.id == tenant))
+    return None if stored is None else tier_of_record(stored)
+
+
+async def _is_running(client: Client, workflow_id: str) -> bool:
+    try:
+        description = await client.get_workflow_handle(workflow_id).describe()
+    except RPCError as exc:
+        if exc.status == RPCStatusCode.NOT_FOUND:
+            return False
+        raise
+    return description.status == WorkflowExecutionStatus.RUNNING
+
+
 async def _start_or_signal(
     ctx: ApiContext, tenant: str, hook_id: str, target: HookTarget, *, delivery: str, payload: dict[str, Any]
 ) -> HookDeliveryPublic:
@@ -225,6 +255,10 @@ async def _start_or_signal(
             _record_delivery, session, hook_id=hook_id, delivery=delivery, workflow_id=workflow_id
         )
         run_id: str | None = None
+        if fresh and not await _is_running(client, workflow_id):
+            # A new run takes a slot of the tier's concurrent executions; signalling a live one does not.
+            tier = await asyncio.to_thread(tenant_tier, ctx.engine, tenant)
+            await require_execution_slot(client, tenant=tenant, tier=tier)
         if fresh:
             # Fails the transaction when Temporal does: the delivery is not recorded, the sender retries.
             handle = await client.start_workflow(
@@ -264,7 +298,7 @@ async def _start_or_signal(
     status_code=202,
     responses={
         200: {"model": HookDeliveryPublic, "description": "A replayed delivery id: nothing new was started"},
-        **error_responses(401, 404, 413, 422, 503),
+        **error_responses(401, 404, 409, 413, 422, 429, 503),
     },
     openapi_extra={"requestBody": _BODY_DOC},
 )
@@ -283,6 +317,13 @@ async def deliver_webhook(
     limit = ctx.settings.webhook_max_body_bytes
     if len(body) > limit:
         raise HTTPException(413, f"a webhook body is at most {limit} bytes")
+    # Before any lookup or audit write: a flood of deliveries, signed or not, costs its tenant at most
+    # its tier's rate (in a bucket of its own, so senders cannot starve the tenant's API calls).
+    tier = await asyncio.to_thread(_provisioned_tier, ctx.engine, tenant)
+    if tier is not None:
+        retry_after = ctx.limiter.take(f"hooks:{tenant}", per_minute=tier.api_calls_per_minute)
+        if retry_after is not None:
+            raise rate_limited(tenant, tier, retry_after)
     try:
         target = await asyncio.to_thread(_load_target, ctx, tenant, hook_id)
         payload = _verify(

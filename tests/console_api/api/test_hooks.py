@@ -18,7 +18,9 @@ from temporalio.client import WorkflowExecutionStatus
 from temporalio.service import RPCError
 from temporalio.testing import WorkflowEnvironment
 
+from activities.tiers import TIERS
 from console_api.api.hook_signature import sign
+from console_api.api.quotas import RateLimiter
 
 from .conftest import Api, MakeApi
 from .test_webhooks import create_hook
@@ -248,3 +250,52 @@ async def test_deliver_webhook_concurrent_same_delivery_id_signals_once(
     assert len(await signals(env, hook["workflow_id"])) == 1
     retry = await deliver(api, hook["url"], body, signed(hook["secret"], body, delivery="race"))
     assert retry.status_code == 200 and retry.json()["duplicate"] is True
+
+
+async def test_deliver_webhook_429_over_rate_before_any_audit(hooked: tuple[Api, dict]) -> None:
+    """Deliveries, signed or not, cost the tenant at most its tier's rate; refusals past it write nothing."""
+    api, hook = hooked
+    now = [0.0]
+    api.app.state.ctx.limiter = RateLimiter(clock=lambda: now[0])
+    limit = TIERS["free"].api_calls_per_minute
+    body = b"{}"
+    for _ in range(limit):
+        r = await deliver(api, hook["url"], body, signed("not-the-key", body))
+        assert r.status_code == 401
+    audited = len(await audit(api))
+    r = await deliver(api, hook["url"], body, signed(hook["secret"], body))
+    assert r.status_code == 429 and int(r.headers["retry-after"]) >= 1, r.text
+    assert len(await audit(api)) == audited
+    # The tenant's own API calls have a bucket of their own.
+    assert (await api.call("GET", "/tenants/me")).status_code == 200
+
+
+async def test_deliver_webhook_429_when_a_new_run_would_exceed_concurrency(
+    hooked: tuple[Api, dict], env: WorkflowEnvironment
+) -> None:
+    api, hook = hooked
+    tenant, body = api.admin.tenant, b"{}"
+    assert (await deliver(api, hook["url"], body, signed(hook["secret"], body))).status_code == 202
+    others = []
+    try:
+        # Fill the tenant's other slots (no worker serves the queue, so they stay RUNNING).
+        for i in range(TIERS["free"].concurrent_executions - 1):
+            handle = await env.client.start_workflow(
+                "LocalToLocalSync", {}, id=f"{tenant}-filler-{i}", task_queue=f"vsc.{tenant}.cloud"
+            )
+            others.append(handle)
+        # At the limit, an event for the live run only signals it: no new slot is needed.
+        assert (await deliver(api, hook["url"], body, signed(hook["secret"], body))).status_code == 202
+        await env.client.get_workflow_handle(hook["workflow_id"]).terminate("make the next event start a run")
+        others.append(
+            await env.client.start_workflow(
+                "LocalToLocalSync", {}, id=f"{tenant}-filler-last", task_queue=f"vsc.{tenant}.cloud"
+            )
+        )
+        r = await deliver(api, hook["url"], body, signed(hook["secret"], body))
+        assert r.status_code == 429 and "running executions" in r.json()["detail"], r.text
+        description = await env.client.get_workflow_handle(hook["workflow_id"]).describe()
+        assert description.status == WorkflowExecutionStatus.TERMINATED  # no new run was started
+    finally:
+        for handle in others:
+            await handle.terminate("test over")
