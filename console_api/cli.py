@@ -14,7 +14,7 @@ from rich.table import Table
 
 from activities.errors import VscError
 from activities.metadata import make_engine
-from console_api import cli_agents, cli_api
+from console_api import cli_agents, cli_api, cli_ops
 from console_api.api.bootstrap import ensure_saved_admin_key
 from console_api.api.context import load_pepper
 from console_api.api.settings import ApiSettings
@@ -37,6 +37,10 @@ app.add_typer(cli_api.connections_app, name="connections")
 app.add_typer(cli_api.definitions_app, name="definitions")
 app.add_typer(cli_api.executions_app, name="executions")
 app.add_typer(cli_api.audit_app, name="audit")
+app.add_typer(cli_ops.marketplace_app, name="marketplace")
+app.add_typer(cli_ops.schedules_app, name="schedules")
+app.add_typer(cli_ops.controls_app, name="controls")
+app.add_typer(cli_ops.webhooks_app, name="webhooks")
 
 HomeOpt = Annotated[Path, typer.Option("--home", help="Where the stack keeps its state (VSC_HOME).")]
 

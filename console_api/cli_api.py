@@ -7,6 +7,7 @@ validation are the API's, so the CLI answers exactly what the API answers.
 from __future__ import annotations
 
 import getpass
+import json
 import time
 from pathlib import Path
 from typing import Annotated, Any
@@ -264,6 +265,35 @@ def executions_cancel(workflow_id: Annotated[str, typer.Argument()]) -> None:
     with api() as client:
         run = client.post(f"/executions/{workflow_id}/cancel")
     console.print(f"{workflow_id}: cancel requested ({run['status']})")
+
+
+@executions_app.command("terminate")
+def executions_terminate(
+    workflow_id: Annotated[str, typer.Argument()],
+    reason: Annotated[str, typer.Option(help="Why; kept in the audit trail and the run's history")],
+) -> None:
+    """End a run at once (no cleanup in the workflow; loads already committed stay)."""
+    with api() as client:
+        run = client.post(f"/executions/{workflow_id}/terminate", {"reason": reason})
+    console.print(f"{workflow_id}: {run['status']}")
+
+
+@executions_app.command("signal")
+def executions_signal(
+    workflow_id: Annotated[str, typer.Argument()],
+    name: Annotated[str, typer.Argument(help="pause, resume or event")],
+    args: Annotated[str | None, typer.Option(help="The signal's argument as JSON")] = None,
+) -> None:
+    """Send one of the allowed signals to a running run."""
+    body: dict[str, Any] = {"name": name}
+    if args is not None:
+        try:
+            body["args"] = json.loads(args)
+        except json.JSONDecodeError as exc:
+            raise typer.BadParameter(f"not valid JSON: {exc}", param_hint="--args") from None
+    with api() as client:
+        client.post(f"/executions/{workflow_id}/signal", body)
+    console.print(f"{workflow_id}: signalled {name}")
 
 
 # -- audit -------------------------------------------------------------------------------------
