@@ -179,3 +179,89 @@ async def test_cli_temporal_down_is_a_clear_error(make_api: MakeApi, tmp_path: P
     with serve(api.app) as url:
         code, out = await vsc("executions", "list", home=tmp_path, url=url, key=api.admin.key)
     assert code == 1 and "503" in out and "workflow service is unavailable" in out, out
+
+
+async def test_cli_operations_schedules_controls_webhooks_marketplace(
+    make_api: MakeApi, env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    """The operating commands, against the served API and a real Temporal server (no workers needed)."""
+    api = await make_api(temporal_address=env.client.service_client.config.target_host)
+    enroll(api.engine, api.admin.tenant)
+    home = tmp_path / "cli"
+    with serve(api.app) as url:
+
+        async def run(*args: str) -> tuple[int, str]:
+            return await vsc(*args, home=home, url=url, key=api.admin.key)
+
+        code, out = await run("marketplace", "list", "--json")
+        kinds = {k["kind"]: k for k in json.loads(out)["data"]}
+        assert code == 0 and kinds["postgresql"]["installable"] is True
+        for name, credential, extra in (("erp", "erp", ()), ("dw", "dw", ("--write",))):
+            code, out = await run(
+                "marketplace",
+                "install",
+                "sqlite",
+                "--name",
+                name,
+                "--location",
+                "local",
+                "--agent",
+                "edge-1",
+                "--credential",
+                credential,
+                *extra,
+            )
+            assert code == 0, out
+        code, out = await run("marketplace", "install", "rest-openapi", "--name", "x", "--location", "cloud")
+        assert code == 1 and "422" in out, out
+
+        (tmp_path / "orders.json").write_text(
+            json.dumps(
+                {
+                    "agent": "edge-1",
+                    "source_connection": "erp",
+                    "destination_connection": "dw",
+                    "tables": [{"source_table": "orders"}],
+                }
+            )
+        )
+        code, out = await run(
+            "definitions", "save", "orders", "--pattern", "3.1.1", "--input", str(tmp_path / "orders.json")
+        )
+        assert code == 0, out
+
+        code, out = await run(
+            "schedules", "create", "hourly", "--definition", "orders", "--every", "3600", "--paused"
+        )
+        assert code == 0, out
+        code, out = await run("schedules", "show", "hourly", "--json")
+        shown = json.loads(out)
+        assert shown["state"]["paused"] is True and shown["schedule_id"] == f"{api.admin.tenant}.hourly"
+        code, out = await run("schedules", "create", "bad", "--definition", "orders", "--every", "5")
+        assert code == 1 and "422" in out and "interval_seconds" in out, out
+        assert (await run("schedules", "unpause", "hourly", "--note", "go"))[0] == 0
+        code, out = await run("schedules", "show", "hourly", "--json")
+        assert json.loads(out)["state"]["paused"] is False
+
+        code, out = await run("controls", "pause", "connection", "erp", "--reason", "maintenance")
+        assert code == 0 and "paused" in out, out
+        code, out = await run("controls", "status", "--json")
+        assert [(f["scope"], f["name"]) for f in json.loads(out)["data"]] == [("connection", "erp")]
+        code, out = await run("controls", "pause", "connection", "nope")
+        assert code == 1 and "404" in out
+        assert (await run("controls", "resume", "connection", "erp"))[0] == 0
+        code, out = await run("controls", "status")
+        assert "nothing is paused" in out
+
+        code, out = await run("webhooks", "create", "orders-hook", "--definition", "orders")
+        assert code == 0 and "signing key" in out, out
+        code, out = await run("webhooks", "list", "--json")
+        [hook] = json.loads(out)["data"]
+        assert (await run("webhooks", "revoke", hook["id"]))[0] == 0
+        code, out = await run("webhooks", "list", "--json")
+        assert json.loads(out)["data"][0]["revoked_at"] is not None
+
+        code, out = await run("schedules", "delete", "hourly")
+        assert code == 0, out
+        code, out = await run("schedules", "list", "--json")
+        assert json.loads(out)["count"] == 0
