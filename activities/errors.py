@@ -165,3 +165,7 @@ class GatewayRefusedError(VscError, Terminal):
 
 class TunnelProtocolError(VscError, Terminal):
     """A peer sent a frame or message that the agent protocol does not allow."""
+
+
+class PayloadRefusedError(VscError, Terminal):
+    """An encrypted Temporal payload was refused: another tenant's, altered, or malformed; never decrypted."""

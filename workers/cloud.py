@@ -14,9 +14,11 @@ from temporalio.worker import Worker
 
 from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
+from activities.crypto import Keyring
 from activities.metadata import make_engine, migrate, provision_tenant
+from activities.payload_codec import encrypting_client
 from activities.sync_steps import SyncSteps
-from activities.wiring import build_buffer
+from activities.wiring import build_buffer, build_payload_keyring
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
@@ -25,8 +27,16 @@ from workflows.registry import ALL_WORKFLOWS
 log = logging.getLogger("vsc.cloud")
 
 
+def tenant_client(client: Client, *, tenant: str, keyring: Keyring | None) -> Client:
+    """The client a tenant's worker uses: ``client``'s connection with the tenant's payload codec.
+
+    Without a payload keyring (payload encryption off), ``client`` itself.
+    """
+    return client if keyring is None else encrypting_client(client, tenant=tenant, keyring=keyring)
+
+
 def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolExecutor) -> list[Worker]:
-    """One worker per tenant queue, sharing one activity thread pool and one metadata engine."""
+    """One worker per tenant queue, sharing one activity thread pool, metadata engine and connection."""
     engine = make_engine(settings.metadata_url)
     migrate(engine, tenant=None)
     for tenant in settings.tenants:
@@ -34,10 +44,15 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
     book = Bookkeeping(engine=engine)
     assert settings.connections_file is not None
     buffer = build_buffer(settings.buffer, on_integrity_failure=book.integrity_hook)
+    keyring = (
+        build_payload_keyring(settings.buffer, keyring_dir=settings.payload_keyring_dir)
+        if settings.payload_encryption
+        else None
+    )
     steps = SyncSteps(connections=registry_loader(settings.connections_file), buffer=buffer)
     return [
         Worker(
-            client,
+            tenant_client(client, tenant=tenant, keyring=keyring),
             task_queue=cloud_queue(tenant),
             workflows=ALL_WORKFLOWS,
             activities=[*steps.all(), *book.all()],

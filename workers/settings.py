@@ -25,6 +25,10 @@ class CloudSettings(BaseSettings):
     """SQLAlchemy URL of the metadata store; defaults to SQLite under ``home``."""
     connections_file: Path | None = None
     """JSON registry of the cloud connections this worker may use."""
+    payload_encryption: bool = True
+    """Encrypt Temporal payloads with each tenant's payload key (``activities.payload_codec``)."""
+    payload_keyring_dir: Path = Path("payload-keys")
+    """The tenants' payload keys (wrapped by the buffer's master key); relative paths are under ``home``."""
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> CloudSettings:
@@ -33,6 +37,7 @@ class CloudSettings(BaseSettings):
         if self.connections_file is None:
             self.connections_file = self.home / "cloud-connections.json"
         self.buffer = self.buffer.under(self.home)
+        self.payload_keyring_dir = self.home / self.payload_keyring_dir
         if self.environment != "local" and self.buffer.master_key is None:
             raise ValueError("VSC_BUFFER__MASTER_KEY must be set outside the local environment")
         return self

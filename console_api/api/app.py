@@ -12,7 +12,16 @@ from temporalio.client import Client
 
 from console_api.api.context import build_context
 from console_api.api.problems import PROBLEM_JSON, error_responses, install_problem_handlers, problem_response
-from console_api.api.routes import agents, api_keys, audit, connections, definitions, executions, tenants
+from console_api.api.routes import (
+    agents,
+    api_keys,
+    audit,
+    codec,
+    connections,
+    definitions,
+    executions,
+    tenants,
+)
 from console_api.api.settings import ApiSettings
 
 ROUTERS = (
@@ -23,6 +32,7 @@ ROUTERS = (
     definitions.router,
     executions.router,
     audit.router,
+    codec.router,
 )
 
 
@@ -102,5 +112,6 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(codec.CodecCors, origins=settings.codec_cors_origins)
     app.openapi = _problem_media_type(app)  # type: ignore[method-assign]
     return app

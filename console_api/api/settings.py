@@ -35,6 +35,12 @@ class ApiSettings(BaseSettings):
     """Base64 of 32 bytes wrapping the secret store's per-tenant keys; a keyfile in ``local``."""
     master_keyfile: Path = Path("master.key")
     secret_keyring_dir: Path = Path("secret-keys")
+    payload_encryption: bool = True
+    """Start executions with the caller's tenant payload codec and serve the codec endpoints."""
+    payload_keyring_dir: Path = Path("payload-keys")
+    """The tenants' payload keys, wrapped by ``master_key``: the cloud worker's ``<home>/payload-keys``."""
+    codec_cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8233"])
+    """Browser origins (the Temporal Web UI) allowed to call ``/codec/*`` (CORS)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Larger request bodies are refused with 413 before they are read."""
     enrollment_ttl_minutes: int = Field(default=60, ge=1, le=1440)
@@ -48,6 +54,7 @@ class ApiSettings(BaseSettings):
         self.key_pepper_file = self.home / self.key_pepper_file
         self.master_keyfile = self.home / self.master_keyfile
         self.secret_keyring_dir = self.home / self.secret_keyring_dir
+        self.payload_keyring_dir = self.home / self.payload_keyring_dir
         if self.environment != "local":
             if self.key_pepper is None:
                 raise ValueError("VSC_API_KEY_PEPPER must be set outside the local environment")

@@ -81,6 +81,8 @@ async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
     engines: list[Engine] = []
 
     async def make(*, tenant: str | None = None, temporal: Client | None = None, **overrides) -> Api:
+        # The harness's workers use the plain converter (tests/workflows/harness.py); codec tests turn it on.
+        overrides.setdefault("payload_encryption", False)
         settings = ApiSettings(home=tmp_path, **overrides)
         engine = make_engine(settings.metadata_url)
         engines.append(engine)
