@@ -155,7 +155,7 @@ class AgentSession:
             pass
 
     async def _refused(self, action: str, details: dict[str, object]) -> None:
-        outcome = "denied" if action == "gateway.buffer_denied" else "refused"
+        outcome = "denied" if action in ("gateway.buffer_denied", "gateway.payload_key_denied") else "refused"
         await self._audit.record(
             tenant=self.identity.tenant,
             action=action,
