@@ -15,16 +15,17 @@ from the stock ``temporal workflow start``) pass through unchanged.
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Callable, Sequence
 
 from google.protobuf.message import DecodeError
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
-from temporalio.converter import DataConverter, PayloadCodec
+from temporalio.converter import DataConverter, DefaultFailureConverterWithEncodedAttributes, PayloadCodec
 
 from activities.crypto import NONCE_BYTES, DataKey, Keyring, check_tenant, encode_aad, open_sealed, seal
 from activities.errors import DecryptionFailedError, PayloadRefusedError, VscError, to_application_error
-from workflows.converter import with_payload_codec
+from workflows.converter import DATA_CONVERTER
 
 ENCRYPTED_ENCODING = b"binary/encrypted"
 TENANT_KEY = "vsc-tenant"
@@ -153,8 +154,16 @@ class TenantPayloadCodec(PayloadCodec):
 
 
 def encrypting_converter(*, tenant: str, keyring: Keyring) -> DataConverter:
-    """The project's data converter with ``tenant``'s codec and encrypted failure attributes."""
-    return with_payload_codec(TenantPayloadCodec(tenant=tenant, keyring=keyring))
+    """:data:`~workflows.converter.DATA_CONVERTER` with ``tenant``'s codec, failures encoded too.
+
+    Without the encoded-attributes failure converter an error message or stack trace (which may
+    quote data) would sit in the history in clear even though every payload is encrypted.
+    """
+    return dataclasses.replace(
+        DATA_CONVERTER,
+        payload_codec=TenantPayloadCodec(tenant=tenant, keyring=keyring),
+        failure_converter_class=DefaultFailureConverterWithEncodedAttributes,
+    )
 
 
 def encrypting_client(client: Client, *, tenant: str, keyring: Keyring) -> Client:

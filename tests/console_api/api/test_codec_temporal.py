@@ -32,6 +32,8 @@ from tests.workflows.harness import Tenant, running
 from workflows.queues import cloud_queue
 from workflows.sync_types import SyncResult
 
+from .conftest import MakeApi, come_online, enroll
+from .test_definitions import definition, setup_connections
 from .test_executions import make_erp
 
 ENCRYPTED_B64 = base64.b64encode(b"binary/encrypted").decode()
@@ -260,3 +262,32 @@ async def test_other_tenants_payload_fails_the_run_without_retrying(
     assert f"of tenant {intruder.name!r} reached tenant {tenant.name!r}" in cause.message
     history = await env.client.get_workflow_handle(wid).fetch_history()
     assert not any(e.HasField("activity_task_scheduled_event_attributes") for e in history.events)
+
+
+async def test_start_execution_encrypted_with_the_callers_tenant_key(
+    make_api: MakeApi, env: WorkflowEnvironment, tmp_path: Path
+) -> None:
+    name = f"t{uuid.uuid4().hex[:10]}"
+    api = await make_api(tenant=name, temporal=env.client, payload_encryption=True)
+    tenant = Tenant(client=env.client, home=tmp_path, name=name, payload_encryption=True)
+    make_erp(tmp_path / "erp.db")
+    tenant.agent_connections = [
+        {"name": "erp", "kind": "sqlite", "url": f"sqlite:///{tmp_path / 'erp.db'}"},
+        {"name": "dw", "kind": "sqlite", "url": f"sqlite:///{tmp_path / 'dw.db'}", "write": True},
+    ]
+    await setup_connections(api)
+    enroll(api.engine, name)
+    come_online(api.engine, name)
+    r = await api.call("POST", "/workflow-definitions", json=definition())
+    assert r.status_code == 201, r.text
+    async with running(tenant):
+        r = await api.call("POST", "/executions", api.operator, json={"definition_id": r.json()["id"]})
+        assert r.status_code == 201, r.text
+        wid = r.json()["workflow_id"]
+        result = await tenant.encrypting_client().get_workflow_handle(wid, result_type=SyncResult).result()
+    assert result.tables[0].rows_written == 25
+    history = await env.client.get_workflow_handle(wid).fetch_history()
+    started = history.events[0].workflow_execution_started_event_attributes.input.payloads[0]
+    assert started.metadata["encoding"] == b"binary/encrypted"
+    assert started.metadata["vsc-tenant"] == name.encode()
+    assert b"source_connection" not in await raw_history(env, wid)  # the definition's input, sealed
