@@ -193,3 +193,7 @@ class SecretStoreUnavailableError(VscError, Transient):
     Nothing falls back to another store or a cached copy: the operation fails, and a retry after
     the operator unseals Vault or renews the token succeeds.
     """
+
+
+class PayloadRefusedError(VscError, Terminal):
+    """An encrypted Temporal payload was refused: another tenant's, altered, or malformed; never decrypted."""

@@ -10,6 +10,7 @@ from pydantic import SecretStr
 
 from activities.buffer import BufferQuota, BufferStore, DirectoryBackend, ObjectBackend, QuotaBackend
 from activities.crypto import LocalKeyring, load_master_key
+from activities.payload_codec import PAYLOAD_KEY_LABEL
 from activities.settings import BufferConfig, ObjectStoreConfig, VaultConfig
 
 if TYPE_CHECKING:
@@ -46,12 +47,28 @@ def _store(cfg: ObjectStoreConfig) -> ObjectBackend:
     return S3Backend(client, cfg.s3_bucket)
 
 
-def build_keyring(cfg: BufferConfig) -> LocalKeyring:
-    """The local envelope keyring named by ``cfg`` (master key from env or keyfile)."""
-    master = load_master_key(
+def _master_key(cfg: BufferConfig) -> bytes:
+    return load_master_key(
         env_value=cfg.master_key.get_secret_value() if cfg.master_key else None, keyfile=cfg.master_keyfile
     )
-    return LocalKeyring(cfg.keyring_dir, master)
+
+
+def build_keyring(cfg: BufferConfig) -> LocalKeyring:
+    """The local envelope keyring named by ``cfg`` (master key from env or keyfile)."""
+    return LocalKeyring(cfg.keyring_dir, _master_key(cfg))
+
+
+def build_payload_keyring(cfg: BufferConfig, *, keyring_dir: Path) -> LocalKeyring:
+    """The tenants' Temporal payload keys under ``keyring_dir``, wrapped by ``cfg``'s master key.
+
+    A directory and wrap label of their own keep payload keys and buffer data keys apart.
+    """
+    return payload_keyring(keyring_dir=keyring_dir, master_key=_master_key(cfg))
+
+
+def payload_keyring(*, keyring_dir: Path, master_key: bytes) -> LocalKeyring:
+    """The payload keyring under ``keyring_dir`` for an already loaded master key (the console API)."""
+    return LocalKeyring(keyring_dir, master_key, label=PAYLOAD_KEY_LABEL)
 
 
 def build_buffer(

@@ -3,6 +3,7 @@
 Built the way ``tests/workflows/harness.py`` builds them (``workers.cloud.build_workers`` and
 ``mini_connector.worker.build_worker`` in this process, one fresh tenant), once per benchmark: a
 run measures the workflow from start to result, not the server's or the workers' start-up.
+Payloads are encrypted as in production (the tenant's payload codec on every client).
 """
 
 from __future__ import annotations
@@ -14,9 +15,12 @@ from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 
+from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
+from activities.payload_codec import encrypting_client
 from activities.settings import BufferConfig, TemporalConfig
+from activities.wiring import build_payload_keyring
 from bench.systems import BATCH_ROWS, Target
 from mini_connector.settings import AgentSettings
 from mini_connector.worker import build_worker
@@ -44,6 +48,7 @@ class Orchestrated:
         self.tenant = f"b{uuid.uuid4().hex[:10]}"
         self._stack = AsyncExitStack()
         self._env: WorkflowEnvironment | None = None
+        self._client: Client | None = None
 
     async def __aenter__(self) -> Orchestrated:
         try:
@@ -90,7 +95,9 @@ class Orchestrated:
         )
         executor = ThreadPoolExecutor(max_workers=8)
         self._stack.callback(executor.shutdown, wait=False, cancel_futures=True)
-        workers = [*build_workers(client, cloud, executor), build_worker(client, agent, executor)]
+        keyring = build_payload_keyring(buffer, keyring_dir=cloud.payload_keyring_dir)
+        self._client = encrypting_client(client, tenant=self.tenant, keyring=keyring)
+        workers = [*build_workers(client, cloud, executor), build_worker(self._client, agent, executor)]
         for worker in workers:
             await self._stack.enter_async_context(worker)
 
@@ -109,7 +116,7 @@ class Orchestrated:
         Raises:
             RuntimeError: The workflow reports fewer rows read than it wrote, or none at all.
         """
-        assert self._env is not None, "use Orchestrated as an async context manager"
+        assert self._client is not None, "use Orchestrated as an async context manager"
         # Fresh connection names per run: a stale registry cache would then fail loudly instead of
         # writing into a previous run's destination.
         suffix = uuid.uuid4().hex[:8]
@@ -127,7 +134,7 @@ class Orchestrated:
             "limits": {"batch_rows": BATCH_ROWS},
             "verify": False,
         }
-        result: SyncResult = await self._env.client.execute_workflow(
+        result: SyncResult = await self._client.execute_workflow(
             WORKFLOW,
             body,
             id=f"bench-{target.table}-{suffix}",

@@ -23,7 +23,7 @@ from console_api.client import KEY_FILE, ConsoleClient, load_key
 from console_api.demo import prepare_demo, run_demo_flows
 from console_api.demo_agent import DEMO_TENANT, agent_env, prepare_demo_agent
 from console_api.demo_console import run_console_flow
-from console_api.runs import follow_run, print_results, start_run, ui_link
+from console_api.runs import follow_run, payload_keys, print_results, start_run, ui_link
 from infra import devstack
 from workflows.registry import WORKFLOW_BY_PATTERN
 
@@ -76,6 +76,8 @@ def _service_env(home: Path, metadata_url: str, name: str) -> dict[str, str]:
             VSC_GATEWAY_BUFFER__DIRECTORY=str((home / "buffer").resolve()),
             VSC_GATEWAY_BUFFER__KEYRING_DIR=str((home / "keys").resolve()),
             VSC_GATEWAY_BUFFER__MASTER_KEYFILE=str((home / "master.key").resolve()),
+            # ... and hands the agent its tenant's payload keys (the cloud worker's keyring).
+            VSC_GATEWAY_PAYLOAD_KEYRING_DIR=str((home / "payload-keys").resolve()),
         )
     return env
 
@@ -150,7 +152,12 @@ def run(
 
     async def go() -> None:
         handle = await start_run(
-            address=address, tenant=tenant, pattern=pattern, body=body, workflow_id=workflow_id
+            address=address,
+            tenant=tenant,
+            pattern=pattern,
+            body=body,
+            workflow_id=workflow_id,
+            keyring=payload_keys(SETTINGS, home=SETTINGS.home),
         )
         console.print(f"started {workflow_id}: {ui_link(handle.id, handle.result_run_id)}")
         result = await follow_run(handle, console=console)
@@ -170,7 +177,7 @@ def demo(
 ) -> None:
     """Load the van-sales ERP into the 'on-premise' databases and sync it with both patterns."""
     prepare_demo(home=home, scale=scale, console=console)
-    ok = asyncio.run(run_demo_flows(console=console))
+    ok = asyncio.run(run_demo_flows(console=console, keyring=payload_keys(SETTINGS, home=home)))
     key = load_key(home)
     if key is None:
         console.print(f"[red]error:[/] no CLI key in {home / KEY_FILE}; run `vsc up` first")

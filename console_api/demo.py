@@ -16,6 +16,7 @@ import psycopg
 import pymysql
 from rich.console import Console
 
+from activities.crypto import Keyring
 from console_api.runs import follow_run, print_results, start_run, ui_link
 from infra.demo.load import create_and_load
 from infra.demo.vansales import TABLES
@@ -142,13 +143,21 @@ def prepare_demo(*, home: Path, scale: float, console: Console) -> None:
         console.print(f"on-premise ERP in {label}: {sum(counts.values()):,} rows in {len(counts)} tables")
 
 
-async def run_demo_flows(*, console: Console) -> bool:
-    """Run every demo flow on the running stack and print its results; True when every table verified."""
+async def run_demo_flows(*, console: Console, keyring: Keyring | None) -> bool:
+    """Run every demo flow on the running stack and print its results; True when every table verified.
+
+    ``keyring``: the stack's payload keyring, so the inputs are encrypted as the cloud worker expects.
+    """
     ok = True
     for pattern, body in demo_runs():
         workflow_id = f"demo-{pattern}-{body['source_connection']}-{uuid.uuid4().hex[:8]}"
         handle = await start_run(
-            address=ADDRESS, tenant="demo", pattern=pattern, body=body, workflow_id=workflow_id
+            address=ADDRESS,
+            tenant="demo",
+            pattern=pattern,
+            body=body,
+            workflow_id=workflow_id,
+            keyring=keyring,
         )
         result = await follow_run(handle, console=console)
         print_results(console, result, link=ui_link(handle.id, handle.result_run_id))

@@ -7,6 +7,7 @@ from the caller's JSON.
 from __future__ import annotations
 
 import asyncio
+from pathlib import Path
 from typing import Any
 
 from rich.console import Console
@@ -16,6 +17,10 @@ from temporalio.client import Client, WorkflowHandle, WorkflowQueryFailedError
 from temporalio.exceptions import WorkflowAlreadyStartedError
 from temporalio.service import RPCError
 
+from activities.crypto import Keyring
+from activities.payload_codec import encrypting_converter
+from activities.wiring import build_payload_keyring
+from console_api.settings import ConsoleSettings
 from infra.devstack import UI_PORT
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
@@ -30,11 +35,25 @@ def ui_link(workflow_id: str, run_id: str | None) -> str:
     return f"http://127.0.0.1:{UI_PORT}/namespaces/{NAMESPACE}/workflows/{workflow_id}/{run_id or ''}/history"
 
 
+def payload_keys(settings: ConsoleSettings, *, home: Path) -> Keyring | None:
+    """The payload keyring of the stack under ``home`` (the cloud worker's); ``None``: encryption off."""
+    if not settings.payload_encryption:
+        return None
+    return build_payload_keyring(settings.buffer.under(home), keyring_dir=home / settings.payload_keyring_dir)
+
+
 async def start_run(
-    *, address: str, tenant: str, pattern: str, body: dict[str, Any], workflow_id: str
+    *,
+    address: str,
+    tenant: str,
+    pattern: str,
+    body: dict[str, Any],
+    workflow_id: str,
+    keyring: Keyring | None,
 ) -> WorkflowHandle[Any, SyncResult]:
-    """Start the workflow of ``pattern`` on the tenant's cloud queue."""
-    client = await Client.connect(address, namespace=NAMESPACE, data_converter=DATA_CONVERTER)
+    """Start the workflow of ``pattern`` on the tenant's cloud queue, encrypted under ``keyring`` if given."""
+    converter = DATA_CONVERTER if keyring is None else encrypting_converter(tenant=tenant, keyring=keyring)
+    client = await Client.connect(address, namespace=NAMESPACE, data_converter=converter)
     cls = WORKFLOW_BY_PATTERN[pattern]
     try:
         return await client.start_workflow(

@@ -7,7 +7,7 @@ from pathlib import Path
 from pydantic import SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.settings import TemporalConfig
+from activities.settings import BufferConfig, TemporalConfig
 
 
 class ConsoleSettings(BaseSettings):
@@ -21,6 +21,13 @@ class ConsoleSettings(BaseSettings):
     """Tenant whose cloud queue `vsc run` uses when --tenant is not given."""
     metadata_url: str = ""
     """Metadata store of agents, tokens and audit; empty means ``sqlite:///<home>/metadata.db``."""
+    buffer: BufferConfig = BufferConfig()
+    """Only its master key is used (``VSC_BUFFER__MASTER_KEY``, else ``<home>/master.key``), as the
+    cloud worker reads it, to open the payload keyring."""
+    payload_encryption: bool = True
+    """`vsc run` / `vsc demo` encrypt workflow inputs with the tenant's payload key."""
+    payload_keyring_dir: Path = Path("payload-keys")
+    """The tenants' payload keys, the cloud worker's; relative paths are under ``home``."""
 
     api_url: str = "http://127.0.0.1:8000"
     """The console REST API the resource commands (connections, definitions, executions, ...) talk to."""

@@ -17,6 +17,7 @@ import threading
 import uuid
 from collections.abc import Iterator
 from datetime import datetime
+from typing import Literal
 
 from activities.buffer import BufferStore, ObjectBackend, ObjectInfo
 from activities.crypto import DataKey, Keyring, check_tenant
@@ -75,26 +76,37 @@ class GatewayChannel:
         return response, data
 
 
+_KEY_OPS: dict[str, tuple[Op, Op]] = {
+    "buffer": ("key.current", "key.get"),
+    "payload": ("payload_key.current", "payload_key.get"),
+}
+
+
 class GatewayKeyring:
     """:class:`~activities.crypto.Keyring` answered by the gateway; keys cached in memory only.
 
     ``current`` asks every time, so rotation and message counting stay with the gateway's keyring.
+
+    Args:
+        channel: The session calls go over.
+        purpose: ``buffer`` (the buffer's data keys) or ``payload`` (the Temporal payload codec's keys).
     """
 
-    def __init__(self, channel: GatewayChannel) -> None:
+    def __init__(self, channel: GatewayChannel, *, purpose: Literal["buffer", "payload"] = "buffer") -> None:
         self._channel = channel
+        self._current_op, self._get_op = _KEY_OPS[purpose]
         self._cache: dict[tuple[str, str], DataKey] = {}
         self._mutex = threading.Lock()
 
     def current(self, tenant: str) -> DataKey:
         """The tenant's current data key, one message counted by the gateway."""
-        return self._fetch("key.current", tenant, "")
+        return self._fetch(self._current_op, tenant, "")
 
     def get(self, tenant: str, key_id: str) -> DataKey:
         """One of the tenant's keys by id, from memory or the gateway."""
         with self._mutex:
             cached = self._cache.get((tenant, key_id))
-        return cached or self._fetch("key.get", tenant, key_id)
+        return cached or self._fetch(self._get_op, tenant, key_id)
 
     def _fetch(self, op: Op, tenant: str, key_id: str) -> DataKey:
         check_tenant(tenant)
@@ -184,3 +196,8 @@ def build_gateway_buffer(
     backend: ObjectBackend = GatewayBackend(channel, tenant=tenant)
     keyring: Keyring = GatewayKeyring(channel)
     return BufferStore(backend=backend, keyring=keyring, ttl=cfg.ttl)
+
+
+def gateway_payload_keyring(tunnel: TunnelClient, loop: asyncio.AbstractEventLoop) -> Keyring:
+    """The agent's payload keyring: its tenant's payload keys, only through its gateway session."""
+    return GatewayKeyring(GatewayChannel(tunnel, loop), purpose="payload")

@@ -33,6 +33,11 @@ class AgentSettings(BaseSettings):
     connections_file: Path = Path("agent-connections.json")
     """The agent's local connection registry; relative paths are under ``home``."""
     max_concurrent_activities: int = 4
+    payload_encryption: bool = True
+    """Encrypt Temporal payloads with the tenant's payload key (through the gateway session)."""
+    payload_keyring_dir: Path = Path("payload-keys")
+    """Payload keys of the direct-dial development worker only (under ``home``; wrapped by the
+    buffer's master key). Through a gateway the agent holds no payload key file."""
     vault_file: Path = Path("agent.vault")
     """The encrypted local vault (identity and credentials); relative paths are under ``home``."""
     vault_secret_file: Path = Path("agent.secret")
@@ -46,4 +51,5 @@ class AgentSettings(BaseSettings):
         self.vault_file = self.home / self.vault_file
         self.vault_secret_file = self.home / self.vault_secret_file
         self.buffer = self.buffer.under(self.home)
+        self.payload_keyring_dir = self.home / self.payload_keyring_dir
         return self

@@ -20,15 +20,18 @@ from contextlib import asynccontextmanager
 from weakref import WeakKeyDictionary
 
 from temporalio.client import Client
+from temporalio.converter import DataConverter
 from temporalio.worker import Worker
 
 from activities.buffer import BufferStore
 from activities.connections import ConnectionRegistry, registry_loader
+from activities.crypto import Keyring
 from activities.errors import GatewayRefusedError, InvalidInputError
+from activities.payload_codec import encrypting_converter
 from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
-from activities.wiring import build_buffer
+from activities.wiring import build_buffer, build_payload_keyring
 from mini_connector.enroll import agent_version
-from mini_connector.gateway_buffer import build_gateway_buffer
+from mini_connector.gateway_buffer import build_gateway_buffer, gateway_payload_keyring
 from mini_connector.settings import AgentSettings
 from mini_connector.tunnel import Backoff, Signer, TunnelClient, TunnelOptions
 from workflows.converter import DATA_CONVERTER
@@ -80,6 +83,13 @@ class AgentConnection:
         return await self.tunnel.wait_refused()
 
 
+def _converter(settings: AgentSettings, keyring: Keyring | None) -> DataConverter:
+    """The agent's data converter: its tenant's payload codec unless payload encryption is off."""
+    if not settings.payload_encryption or keyring is None:
+        return DATA_CONVERTER
+    return encrypting_converter(tenant=settings.tenant, keyring=keyring)
+
+
 @asynccontextmanager
 async def open_connection(
     settings: AgentSettings, *, signer: Signer | None = None, registry: RegistrySource | None = None
@@ -91,8 +101,15 @@ async def open_connection(
         GatewayRefusedError: The gateway refused the agent for good before the first session.
     """
     if settings.gateway_url is None:
+        keyring: Keyring | None = (
+            build_payload_keyring(settings.buffer, keyring_dir=settings.payload_keyring_dir)
+            if settings.payload_encryption
+            else None
+        )
         client = await Client.connect(
-            settings.temporal.address, namespace=settings.temporal.namespace, data_converter=DATA_CONVERTER
+            settings.temporal.address,
+            namespace=settings.temporal.namespace,
+            data_converter=_converter(settings, keyring),
         )
         yield AgentConnection(client, None)
         return
@@ -103,8 +120,11 @@ async def open_connection(
     options = _tunnel_options(settings, settings.gateway_url, registry or json_registry(settings))
     async with TunnelClient(options, signer) as tunnel:
         await tunnel.wait_connected_or_refused()
+        keyring = gateway_payload_keyring(tunnel, asyncio.get_running_loop())
         client = await Client.connect(
-            tunnel.address, namespace=settings.temporal.namespace, data_converter=DATA_CONVERTER
+            tunnel.address,
+            namespace=settings.temporal.namespace,
+            data_converter=_converter(settings, keyring),
         )
         _TUNNELS[client] = tunnel
         yield AgentConnection(client, tunnel)

@@ -14,18 +14,28 @@ from temporalio.worker import Worker
 
 from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
+from activities.crypto import Keyring
 from activities.metadata import make_engine, migrate, provision_tenant
+from activities.payload_codec import encrypting_client
 from activities.quotas import tenant_tiers, tier_buffer_quota
 from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
 from activities.tenant_connections import tenant_registry_loader
 from activities.tiers import tenants_in_pool
-from activities.wiring import build_buffer, build_secret_store
+from activities.wiring import build_buffer, build_payload_keyring, build_secret_store
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
 from workflows.registry import ALL_WORKFLOWS
 
 log = logging.getLogger("vsc.cloud")
+
+
+def tenant_client(client: Client, *, tenant: str, keyring: Keyring | None) -> Client:
+    """The client a tenant's worker uses: ``client``'s connection with the tenant's payload codec.
+
+    Without a payload keyring (payload encryption off), ``client`` itself.
+    """
+    return client if keyring is None else encrypting_client(client, tenant=tenant, keyring=keyring)
 
 
 def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolExecutor) -> list[Worker]:
@@ -60,9 +70,14 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
         )
         return SyncSteps(connections=connections, buffer=buffer)
 
+    keyring = (
+        build_payload_keyring(settings.buffer, keyring_dir=settings.payload_keyring_dir)
+        if settings.payload_encryption
+        else None
+    )
     return [
         Worker(
-            client,
+            tenant_client(client, tenant=tenant, keyring=keyring),
             task_queue=cloud_queue(tenant),
             workflows=ALL_WORKFLOWS,
             activities=[*steps_for(tenant).all(), *book.all()],

@@ -37,6 +37,11 @@ class CloudSettings(BaseSettings):
     secret_master_keyfile: Path = Path("master.key")
     secret_keyring_dir: Path = Path("secret-keys")
     """Without Vault: the console's sealed-store keyring (``VSC_API_SECRET_KEYRING_DIR``)."""
+    """JSON registry of the cloud connections this worker may use."""
+    payload_encryption: bool = True
+    """Encrypt Temporal payloads with each tenant's payload key (``activities.payload_codec``)."""
+    payload_keyring_dir: Path = Path("payload-keys")
+    """The tenants' payload keys (wrapped by the buffer's master key); relative paths are under ``home``."""
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> CloudSettings:
@@ -51,6 +56,7 @@ class CloudSettings(BaseSettings):
         pools = sorted({tier.worker_pool for tier in TIERS.values()})
         if self.pool is not None and self.pool not in pools:
             raise ValueError(f"VSC_POOL {self.pool!r} is not a worker pool of any tier ({', '.join(pools)})")
+        self.payload_keyring_dir = self.home / self.payload_keyring_dir
         if self.environment != "local" and self.buffer.master_key is None:
             raise ValueError("VSC_BUFFER__MASTER_KEY must be set outside the local environment")
         if self.environment != "local" and not self.vault.enabled and self.secret_master_key is None:

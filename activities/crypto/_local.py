@@ -32,7 +32,8 @@ from activities.crypto._keyring import DEFAULT_MAX_MESSAGES, DataKey, check_key_
 from activities.errors import DecryptionFailedError, InvalidInputError, KeyUnavailableError
 
 _FORMAT = 1
-_WRAP_LABEL = "vsc-datakey-v1"
+DATAKEY_LABEL = "vsc-datakey-v1"
+"""Wrap label of the buffer's data keys (the default keyring purpose)."""
 _RESERVE_BLOCK = 1024
 
 
@@ -50,15 +51,26 @@ class LocalKeyring:
         root: Directory holding the wrapped key files (created 0700).
         master_key: 32-byte key-encryption key, from :func:`load_master_key`.
         max_messages: Messages per data key before rotating to a new one.
+        label: Purpose bound into every key wrap; keyrings for different purposes (buffer chunks,
+            Temporal payloads) use different labels, so a key file copied from one keyring into
+            another does not unwrap.
     """
 
-    def __init__(self, root: Path, master_key: bytes, *, max_messages: int = DEFAULT_MAX_MESSAGES) -> None:
+    def __init__(
+        self,
+        root: Path,
+        master_key: bytes,
+        *,
+        max_messages: int = DEFAULT_MAX_MESSAGES,
+        label: str = DATAKEY_LABEL,
+    ) -> None:
         if len(master_key) != KEY_BYTES:
             raise KeyUnavailableError(f"master key must be {KEY_BYTES} bytes, got {len(master_key)}")
         if max_messages < 1:
             raise InvalidInputError("max_messages must be at least 1", max_messages=max_messages)
         self._root = root
         self._master = master_key
+        self._label = label
         self._max = max_messages
         self._block = min(_RESERVE_BLOCK, max_messages)
         self._leases: dict[str, _Lease] = {}
@@ -130,7 +142,7 @@ class LocalKeyring:
 
     def _create(self, tenant: str) -> DataKey:
         key = DataKey(key_id=secrets.token_hex(16), key=secrets.token_bytes(KEY_BYTES))
-        nonce, wrapped = seal(self._master, key.key, encode_aad(_WRAP_LABEL, tenant, key.key_id))
+        nonce, wrapped = seal(self._master, key.key, encode_aad(self._label, tenant, key.key_id))
         record = {
             "format": _FORMAT,
             "tenant": tenant,
@@ -158,7 +170,7 @@ class LocalKeyring:
             nonce = base64.b64decode(record["nonce"], validate=True)
             wrapped = base64.b64decode(record["wrapped"], validate=True)
             raw = open_sealed(
-                self._master, nonce, wrapped, encode_aad(_WRAP_LABEL, tenant, key_id), context=str(path.name)
+                self._master, nonce, wrapped, encode_aad(self._label, tenant, key_id), context=str(path.name)
             )
         except (KeyError, TypeError, binascii.Error, DecryptionFailedError):
             raise KeyUnavailableError(

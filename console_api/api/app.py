@@ -16,6 +16,7 @@ from console_api.api.routes import (
     agents,
     api_keys,
     audit,
+    codec,
     connections,
     controls,
     definitions,
@@ -41,6 +42,7 @@ ROUTERS = (
     audit.router,
     webhooks.router,
     hooks.router,
+    codec.router,
 )
 
 
@@ -121,5 +123,6 @@ def create_app(
     for router in ROUTERS:
         app.include_router(router)
     app.add_middleware(BodyLimit, max_bytes=settings.max_body_bytes)
+    app.add_middleware(codec.CodecCors, origins=settings.codec_cors_origins)
     app.openapi = _problem_media_type(app)  # type: ignore[method-assign]
     return app

@@ -137,9 +137,9 @@ def get_session(ctx: ContextDep, tenant: CurrentTenant) -> Iterator[TenantSessio
 SessionDep = Annotated[TenantSession, Depends(get_session, scope="function")]
 
 
-async def get_temporal(ctx: ContextDep) -> Client:
-    """The Temporal client."""
-    return await ctx.temporal_client()
+async def get_temporal(ctx: ContextDep, tenant: CurrentTenant) -> Client:
+    """The caller's tenant's Temporal client (its payload codec attached)."""
+    return await ctx.temporal_client(tenant)
 
 
 TemporalDep = Annotated[Client, Depends(get_temporal)]

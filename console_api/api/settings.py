@@ -43,6 +43,12 @@ class ApiSettings(BaseSettings):
     """A webhook delivery whose signed timestamp is further than this from now is refused (401)."""
     webhook_max_body_bytes: int = Field(default=262_144, ge=2, le=1_048_576)
     """Largest webhook body accepted (413 above); it travels in a workflow signal, so keep it small."""
+    payload_encryption: bool = True
+    """Start executions with the caller's tenant payload codec and serve the codec endpoints."""
+    payload_keyring_dir: Path = Path("payload-keys")
+    """The tenants' payload keys, wrapped by ``master_key``: the cloud worker's ``<home>/payload-keys``."""
+    codec_cors_origins: list[str] = Field(default_factory=lambda: ["http://127.0.0.1:8233"])
+    """Browser origins (the Temporal Web UI) allowed to call ``/codec/*`` (CORS)."""
     max_body_bytes: int = Field(default=1_048_576, ge=1024)
     """Larger request bodies are refused with 413 before they are read."""
     enrollment_ttl_minutes: int = Field(default=60, ge=1, le=1440)
@@ -58,6 +64,7 @@ class ApiSettings(BaseSettings):
         self.secret_keyring_dir = self.home / self.secret_keyring_dir
         self.artifacts = self.artifacts.model_copy(update={"directory": self.home / self.artifacts.directory})
         self.vault.check(environment=self.environment)
+        self.payload_keyring_dir = self.home / self.payload_keyring_dir
         if self.environment != "local":
             if self.key_pepper is None:
                 raise ValueError("VSC_API_KEY_PEPPER must be set outside the local environment")

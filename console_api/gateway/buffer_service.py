@@ -1,8 +1,11 @@
-"""Buffer and data-key requests of one agent session, executed against the gateway's own stores.
+"""Buffer, data-key and payload-key requests of one agent session, executed against the gateway's own stores.
 
 The gateway answers only for the session's tenant and only under the object prefix
-``<tenant>/``; anything else is refused and audited. A malformed or oversized request is
-answered with an error and audited; the session (and its tunnel streams) carries on.
+``<tenant>/``; anything else is refused and audited. Payload keys (the Temporal payload codec's)
+come from a keyring of their own; every refused payload-key request is audited, including an
+unknown key id, since an agent asking for a key its tenant does not have is probing. A malformed
+or oversized request is answered with an error and audited; the session (and its tunnel streams)
+carries on.
 """
 
 from __future__ import annotations
@@ -56,6 +59,8 @@ class BufferService:
         tenant: The session's authenticated tenant; the only one it serves.
         backend: The gateway's object store (``None``: no buffer configured, every request refused).
         keyring: The gateway's keyring (shared with the cloud workers).
+        payload_keyring: The tenants' payload keyring (shared with the cloud workers and the
+            console API); ``None``: payload-key requests are refused.
         max_frame: The session's frame limit; response bodies stay below it.
         max_object_bytes: Largest object an agent may upload.
         refuse: Audit callback for refusals.
@@ -70,10 +75,12 @@ class BufferService:
         max_frame: int,
         max_object_bytes: int,
         refuse: Refusal,
+        payload_keyring: Keyring | None = None,
     ) -> None:
         self._tenant = tenant
         self._backend = backend
         self._keyring = keyring
+        self._payload_keyring = payload_keyring
         self._part = max_frame - ENVELOPE_OVERHEAD
         self._max_object = max_object_bytes
         self._refuse = refuse
@@ -98,19 +105,24 @@ class BufferService:
         details: dict[str, object] = {"op": request.op, "reason": reason, "requested_tenant": request.tenant}
         if request.key:
             details["object"] = request.key[:256]
+        if request.key_id:
+            details["requested_id"] = request.key_id
         await self._refuse(action, details)
         log.warning("tenant %s: %s refused: %s", self._tenant, request.op, reason)
         return error(f"{request.op} refused: {reason}", code=code)
 
     async def _execute(self, request: Request, body: bytes) -> tuple[Response, bytes]:
+        payload_key = request.op.startswith("payload_key.")
         if request.tenant != self._tenant:
             raise await self._deny(
                 request,
-                "gateway.buffer_denied",
+                "gateway.payload_key_denied" if payload_key else "gateway.buffer_denied",
                 "tenant is not the session's tenant",
                 "forbidden",
                 GatewayRefusedError,
             )
+        if payload_key:
+            return await self._payload_key(request)
         if request.op.startswith("key."):
             return await self._key(request)
         if self._backend is None:
@@ -153,6 +165,28 @@ class BufferService:
                     request, "gateway.request_refused", "malformed key id", "bad_request"
                 ) from None
             key = await asyncio.to_thread(keyring.get, self._tenant, request.key_id)
+        return Response(ok=True, key_id=key.key_id), key.key
+
+    async def _payload_key(self, request: Request) -> tuple[Response, bytes]:
+        action = "gateway.payload_key_denied"
+        if self._payload_keyring is None:
+            raise await self._deny(
+                request, action, "this gateway serves no payload keys", "no_payload_keys", KeyUnavailableError
+            )
+        keyring = self._payload_keyring
+        if request.op == "payload_key.current":
+            key = await asyncio.to_thread(keyring.current, self._tenant)
+            return Response(ok=True, key_id=key.key_id), key.key
+        try:
+            check_key_id(request.key_id)
+        except InvalidInputError:
+            raise await self._deny(request, action, "malformed key id", "bad_request") from None
+        try:
+            key = await asyncio.to_thread(keyring.get, self._tenant, request.key_id)
+        except KeyUnavailableError:
+            raise await self._deny(
+                request, action, "no such payload key for the tenant", "unknown_key", KeyUnavailableError
+            ) from None
         return Response(ok=True, key_id=key.key_id), key.key
 
     async def _put(self, backend: ObjectBackend, request: Request, body: bytes) -> Response:

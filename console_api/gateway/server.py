@@ -31,7 +31,7 @@ from activities.crypto import Keyring
 from activities.errors import GatewayRefusedError, InvalidInputError
 from activities.metadata import make_engine
 from activities.quotas import tier_buffer_quota
-from activities.wiring import build_backend, build_keyring
+from activities.wiring import build_backend, build_keyring, build_payload_keyring
 from console_api.gateway.agents import AgentIdentity, authenticate, mark_offline
 from console_api.gateway.audit import GatewayAudit
 from console_api.gateway.enrollment import consume_enrollment_token
@@ -82,10 +82,15 @@ class Gateway:
         self._handshakes = 0
         self._backend: ObjectBackend | None = None
         self._keyring: Keyring | None = None
+        self._payload_keyring: Keyring | None = None
         if settings.buffer is not None:
             quota = tier_buffer_quota(self.engine, ttl=settings.buffer.ttl)
             self._backend = build_backend(settings.buffer, quota=quota)
             self._keyring = build_keyring(settings.buffer)
+            if settings.payload_keyring_dir is not None:
+                self._payload_keyring = build_payload_keyring(
+                    settings.buffer, keyring_dir=settings.payload_keyring_dir
+                )
 
     @property
     def port(self) -> int:
@@ -334,6 +339,7 @@ class Gateway:
             tokens=self._tokens.setdefault((identity.tenant, identity.group), OrderedDict()),
             backend=self._backend,
             keyring=self._keyring,
+            payload_keyring=self._payload_keyring,
         )
         # A reconnecting agent supersedes its older sessions here: after a half-open drop the old
         # one would otherwise keep long-polling and swallow tasks until its ping timeout. This is

@@ -45,6 +45,7 @@ class AgentSession:
             others' tokens).
         backend: The gateway's buffer object store, if it serves buffer requests.
         keyring: The gateway's keyring, if it hands out data keys.
+        payload_keyring: The tenants' payload keyring, if it hands out payload keys.
     """
 
     def __init__(
@@ -61,6 +62,7 @@ class AgentSession:
         tokens: OrderedDict[bytes, None],
         backend: ObjectBackend | None = None,
         keyring: Keyring | None = None,
+        payload_keyring: Keyring | None = None,
     ) -> None:
         self.ws, self.identity, self.session_id = ws, identity, session_id
         self._hello, self._settings, self._engine, self._audit = hello, settings, engine, audit
@@ -78,6 +80,7 @@ class AgentSession:
             tenant=identity.tenant,
             backend=backend,
             keyring=keyring,
+            payload_keyring=payload_keyring,
             max_frame=settings.max_frame,
             max_object_bytes=settings.max_object_bytes,
             refuse=self._refused,
@@ -152,7 +155,7 @@ class AgentSession:
             pass
 
     async def _refused(self, action: str, details: dict[str, object]) -> None:
-        outcome = "denied" if action == "gateway.buffer_denied" else "refused"
+        outcome = "denied" if action in ("gateway.buffer_denied", "gateway.payload_key_denied") else "refused"
         await self._audit.record(
             tenant=self.identity.tenant,
             action=action,

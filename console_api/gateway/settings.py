@@ -38,6 +38,9 @@ class GatewaySettings(BaseSettings):
     stream_buffer_frames: int = Field(default=64, ge=1)
     buffer: BufferConfig | None = None
     """The cloud's buffer store and keyring (shared with the cloud workers); ``None``: no buffer service."""
+    payload_keyring_dir: Path | None = None
+    """The tenants' Temporal payload keys (the cloud's ``<home>/payload-keys``, wrapped by the buffer's
+    master key), handed to each agent for its own tenant only; ``None`` (or no ``buffer``): none."""
     max_object_bytes: int = Field(default=64 << 20, ge=1)
     """Largest buffer object an agent may upload (in parts of at most one frame each)."""
     handshake_timeout: float = Field(default=15.0, gt=0)

@@ -36,7 +36,17 @@ _LENGTH = struct.Struct(">I")
 ENVELOPE_OVERHEAD = HEADER_SIZE + _LENGTH.size + MAX_REQUEST_HEADER
 DEFAULT_REQUEST_TIMEOUT_S = 60.0
 
-Op = Literal["key.current", "key.get", "obj.put", "obj.get", "obj.list", "obj.delete"]
+Op = Literal[
+    "key.current",
+    "key.get",
+    "payload_key.current",
+    "payload_key.get",
+    "obj.put",
+    "obj.get",
+    "obj.list",
+    "obj.delete",
+]
+"""``key.*``: buffer data keys; ``payload_key.*``: Temporal payload keys (a keyring of their own)."""
 
 ERRORS: dict[str, type[VscError]] = {
     cls.__name__: cls

@@ -31,6 +31,8 @@ def agent_env(home: Path, **extra: str) -> dict[str, str]:
         "VSC_AGENT_MACHINE_ID": "machine-run",
         # the agent must never dial Temporal itself: a direct dial would hit a closed port
         "VSC_AGENT_TEMPORAL__ADDRESS": NOWHERE.address,
+        # the harness's cloud worker is plain and the rig's gateway serves no payload keys
+        "VSC_AGENT_PAYLOAD_ENCRYPTION": "false",
         **extra,
     }
 

@@ -15,7 +15,10 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from activities.crypto import LocalKeyring
+from activities.payload_codec import encrypting_client
 from activities.settings import BufferConfig, TemporalConfig
+from activities.wiring import build_payload_keyring
 from mini_connector.settings import AgentSettings
 from mini_connector.worker import build_worker
 from workers.cloud import build_workers
@@ -37,6 +40,8 @@ class Tenant:
     agent_connections: list[dict[str, Any]] = field(default_factory=list)
     cloud_connections: list[dict[str, Any]] = field(default_factory=list)
     buffer: BufferConfig | None = None
+    payload_encryption: bool = False
+    """Off by default: ``client`` (the session's ``env`` client) uses the plain converter."""
 
     def buffer_config(self) -> BufferConfig:
         return self.buffer or BufferConfig(
@@ -62,6 +67,7 @@ class Tenant:
             buffer=self.buffer_config(),
             metadata_url=f"sqlite:///{self.home / 'metadata.db'}",
             connections_file=self.home / "cloud.json",
+            payload_encryption=self.payload_encryption,
         )
 
     def agent_settings(self) -> AgentSettings:
@@ -72,6 +78,7 @@ class Tenant:
             temporal=self.temporal(),
             buffer=self.buffer_config(),
             connections_file=self.home / "agent.json",
+            payload_encryption=self.payload_encryption,
         )
 
     def agent_env(self) -> dict[str, str]:
@@ -86,7 +93,16 @@ class Tenant:
             "VSC_AGENT_BUFFER__KEYRING_DIR": str(s.buffer.keyring_dir),
             "VSC_AGENT_BUFFER__MASTER_KEYFILE": str(s.buffer.master_keyfile),
             "VSC_AGENT_CONNECTIONS_FILE": str(s.connections_file),
+            "VSC_AGENT_PAYLOAD_ENCRYPTION": str(s.payload_encryption).lower(),
         }
+
+    def payload_keyring(self) -> LocalKeyring:
+        """The tenant's payload keyring, the one its workers use with payload encryption on."""
+        return build_payload_keyring(self.buffer_config(), keyring_dir=self.home / "payload-keys")
+
+    def encrypting_client(self) -> Client:
+        """A client on ``client``'s connection with the tenant's payload codec."""
+        return encrypting_client(self.client, tenant=self.name, keyring=self.payload_keyring())
 
     async def start(self, workflow: str, body: dict[str, Any], *, wid: str | None = None) -> WorkflowHandle:
         return await self.client.start_workflow(
@@ -107,7 +123,8 @@ async def running(tenant: Tenant, *, agent: bool = True, cloud: bool = True) -> 
     if cloud:
         workers += build_workers(tenant.client, tenant.cloud_settings(), executor)
     if agent:
-        workers.append(build_worker(tenant.client, tenant.agent_settings(), executor))
+        client = tenant.encrypting_client() if tenant.payload_encryption else tenant.client
+        workers.append(build_worker(client, tenant.agent_settings(), executor))
     async with AsyncExitStack() as stack:
         for w in workers:
             await stack.enter_async_context(w)

@@ -16,6 +16,7 @@ from sqlalchemy import or_, select
 from temporalio.client import Client, WorkflowExecutionStatus
 from temporalio.service import RPCError, RPCStatusCode
 
+from activities.errors import TemporalUnavailableError
 from activities.metadata import (
     Agent,
     AuditEvent,
@@ -84,11 +85,11 @@ def _require_target(ctx: ApiContext, tenant: str, body: ControlFlagUpdate) -> No
         raise HTTPException(404, f"{kind} {body.name!r} not found")
 
 
-async def _temporal(ctx: ApiContext, *, detail: str) -> Client:
-    """The Temporal client, or 503 saying what was already done (the flag is the truth runs read)."""
+async def _temporal(ctx: ApiContext, *, tenant: str, detail: str) -> Client:
+    """The tenant's Temporal client, or 503 saying what was already done (the flag is the truth runs read)."""
     try:
-        return await ctx.temporal_client()
-    except RuntimeError:  # the SDK's connect failure
+        return await ctx.temporal_client(tenant)
+    except TemporalUnavailableError:
         raise HTTPException(503, f"{detail}; the workflow service is unreachable, retry later") from None
 
 
@@ -122,7 +123,7 @@ async def _flip(
     sig = ControlSignal(scope=body.scope, name=name, reason=reason)
     done = "set" if paused else "cleared"
     detail = f"the flag is {done} and runs read it before each step, but none was signalled"
-    client = await _temporal(ctx, detail=detail)
+    client = await _temporal(ctx, tenant=caller.tenant, detail=detail)
     signalled = await _signal_all(client, caller.tenant, verb, sig)
     return ControlChangePublic(
         scope=body.scope, name=body.name, paused=paused, changed=changed, signalled=signalled
@@ -186,7 +187,7 @@ async def emergency_stop(
             target="tenant",
             details={"reason": body.reason, "changed": changed},
         )
-    client = await _temporal(ctx, detail="no run was stopped")
+    client = await _temporal(ctx, tenant=op.tenant, detail="no run was stopped")
     targets = await list_running(client, op.tenant)
     for workflow_id in targets:
         try:

@@ -246,7 +246,7 @@ async def _start_or_signal(
     """
     workflow_id = hook_workflow_id(tenant, hook_id)
     workflow = WORKFLOW_BY_PATTERN[target.pattern]
-    client = await ctx.temporal_client()
+    client = await ctx.temporal_client(tenant)
     # The transaction ends in a thread on every way out: commit on success, else rollback.
     ending = ExitStack()
     session = await asyncio.to_thread(ending.enter_context, tenant_session(ctx.engine, tenant))

@@ -14,6 +14,7 @@ from console_api.api.schemas.agents import (
 )
 from console_api.api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
 from console_api.api.schemas.audit import AuditEventsPublic
+from console_api.api.schemas.codec import CodecPayload, CodecPayloads
 from console_api.api.schemas.connections import (
     ConnectionConfig,
     ConnectionCreate,
@@ -134,4 +135,6 @@ __all__ = [
     "ScheduleStatePublic",
     "SchedulePublic",
     "SchedulesPublic",
+    "CodecPayload",
+    "CodecPayloads",
 ]

@@ -94,6 +94,8 @@ async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
         (an app served in another thread must not share this loop's client)."""
         if temporal_address is not None:
             overrides["temporal"] = TemporalConfig(address=temporal_address)
+        # The harness's workers use the plain converter (tests/workflows/harness.py); codec tests turn it on.
+        overrides.setdefault("payload_encryption", False)
         settings = ApiSettings(home=tmp_path, **overrides)
         engine = make_engine(settings.metadata_url)
         engines.append(engine)
