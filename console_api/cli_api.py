@@ -228,12 +228,27 @@ def follow_execution(client: ConsoleClient, workflow_id: str, *, poll_seconds: f
 @executions_app.command("start")
 def executions_start(
     definition: Annotated[str, typer.Argument(help="Definition id, or name (its newest version)")],
+    table: Annotated[list[str] | None, typer.Option(help="Only this source table (repeatable)")] = None,
+    batch_rows: Annotated[int | None, typer.Option(help="Rows per step")] = None,
+    verify: Annotated[
+        bool | None, typer.Option("--verify/--no-verify", help="Fingerprint both sides")
+    ] = None,
     follow: Annotated[bool, typer.Option(help="Wait for the run to close")] = False,
     as_json: JsonOpt = False,
 ) -> None:
-    """Start a run of a definition on your tenant's cloud queue."""
+    """Start a run of a definition on your tenant's cloud queue, with optional run parameters."""
+    params: dict[str, Any] = {}
+    if table:
+        params["tables"] = table
+    if batch_rows is not None:
+        params["limits"] = {"batch_rows": batch_rows}
+    if verify is not None:
+        params["verify"] = verify
     with api() as client:
-        run = client.post("/executions", {"definition_id": resolve_definition(client, definition)})
+        body: dict[str, Any] = {"definition_id": resolve_definition(client, definition)}
+        if params:
+            body["params"] = params
+        run = client.post("/executions", body)
         emit(run, columns=(*EXECUTION_COLUMNS, "ui_url"), as_json=as_json)
         if follow:
             closed = follow_execution(client, run["workflow_id"])

@@ -131,7 +131,9 @@ async def test_cli_flow_login_to_audit_verify(
 
         come_online(api.engine, name)  # fresh presence: the commands above can take longer than its window
         async with running(tenant):
-            code, out = await run("executions", "start", "orders", "--follow")
+            code, out = await run(
+                "executions", "start", "orders", "--table", "orders", "--batch-rows", "15", "--follow"
+            )
         assert code == 0 and "COMPLETED" in out, out
         code, out = await run("executions", "list", "--json")
         runs = json.loads(out)["data"]

@@ -83,7 +83,10 @@ def create_workflow_definition(
 ) -> WorkflowDefinitionPublic:
     """Save a new version of the definition ``name`` (versions start at 1 and never change)."""
     plan = plan_definition(session, pattern=body.pattern, body=body.input)
-    document = definition_document(body.pattern, body.input)
+    # Every run of the definition (API, schedule, webhook) keeps its incremental cursors under one
+    # name, the definition's, unless the definition names its own pipeline.
+    sync_input = body.input if body.input.pipeline else body.input.model_copy(update={"pipeline": body.name})
+    document = definition_document(body.pattern, sync_input)
     # Stored before the row commits: a failed commit leaves an unreferenced, immutable artifact, never a
     # row without its document.
     digest = ctx.artifacts.put(

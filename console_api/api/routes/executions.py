@@ -38,6 +38,7 @@ from console_api.api.routes.definitions import get_definition, stored_document
 from console_api.api.schemas import (
     ActivityProgress,
     ExecutionCreate,
+    ExecutionParams,
     ExecutionProgress,
     ExecutionPublic,
     ExecutionSignal,
@@ -134,6 +135,31 @@ def _require_not_paused(ctx: ContextDep, tenant: str, document: dict[str, Any]) 
         )
 
 
+def with_params(workflow_input: dict[str, Any], params: ExecutionParams | None) -> dict[str, Any]:
+    """The definition's input with one run's parameters applied.
+
+    Raises:
+        RequestValidationError: 422 at ``params.tables`` naming a table the definition does not sync.
+    """
+    if params is None:
+        return workflow_input
+    merged = dict(workflow_input)
+    if params.tables is not None:
+        known = [t["source_table"] for t in workflow_input["tables"]]
+        unknown = sorted(set(params.tables) - set(known))
+        if unknown:
+            raise field_error(
+                ("body", "params", "tables"),
+                f"the definition does not sync {', '.join(map(repr, unknown))}; it syncs {', '.join(known)}",
+            )
+        merged["tables"] = [t for t in workflow_input["tables"] if t["source_table"] in params.tables]
+    if params.limits is not None:
+        merged["limits"] = params.limits.model_dump(mode="json")
+    if params.verify is not None:
+        merged["verify"] = params.verify
+    return merged
+
+
 @router.post("", response_model=ExecutionPublic, status_code=201, responses=error_responses(403, 404, 409))
 async def start_execution(
     body: ExecutionCreate, op: OperatorPrincipal, session: SessionDep, client: TemporalDep, ctx: ContextDep
@@ -149,7 +175,7 @@ async def start_execution(
     queue = cloud_queue(op.tenant)
     handle = await client.start_workflow(
         workflow.run,  # type: ignore[attr-defined]
-        document["input"],
+        with_params(document["input"], body.params),
         id=workflow_id,
         task_queue=queue,
         result_type=SyncResult,

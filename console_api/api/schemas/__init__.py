@@ -41,6 +41,7 @@ from console_api.api.schemas.definitions import (
 from console_api.api.schemas.executions import (
     ActivityProgress,
     ExecutionCreate,
+    ExecutionParams,
     ExecutionProgress,
     ExecutionPublic,
     ExecutionSignal,
@@ -104,6 +105,7 @@ __all__ = [
     "WorkflowDefinitionPublic",
     "WorkflowDefinitionsPublic",
     "ExecutionCreate",
+    "ExecutionParams",
     "ExecutionPublic",
     "ExecutionsPublic",
     "ExecutionTerminate",

@@ -12,15 +12,29 @@ from console_api.api.schemas._common import (
     Request,
     Text,
 )
+from workflows.contracts import BatchLimits
+from workflows.types import Identifier
 
 SignalName = Literal["pause", "resume", "event"]
 """The only signals the API sends; anything else is refused with 422."""
 
 
+class ExecutionParams(Request):
+    """What one run may change of its definition; everything else is the saved version's."""
+
+    tables: Annotated[list[Identifier], Field(min_length=1, max_length=500)] | None = None
+    """Only these of the definition's tables (by ``source_table``), in the definition's order."""
+    limits: BatchLimits | None = None
+    """Batch size and time budget of each step."""
+    verify: bool | None = None
+    """Fingerprint both sides at the end (the definition's setting when left out)."""
+
+
 class ExecutionCreate(Request):
-    """Which definition version to run; workflow id and task queue are derived by the server."""
+    """Which definition version to run, and its run parameters; workflow id and task queue are derived."""
 
     definition_id: Annotated[str, Field(min_length=1, max_length=36)]
+    params: ExecutionParams | None = None
 
 
 class ActivityProgress(BaseModel):

@@ -178,3 +178,32 @@ async def test_start_execution_altered_definition_409(world: tuple[Api, Tenant])
     r = await api.call("POST", "/executions", api.operator, json={"definition_id": definition_id})
     assert r.status_code == 409 and "altered at rest" in r.json()["detail"], r.text
     assert (await api.call("GET", "/executions")).json()["count"] == 0
+
+
+async def test_start_execution_with_params_happy(world: tuple[Api, Tenant], env: WorkflowEnvironment) -> None:
+    api, tenant = world
+    definition_id = await saved_definition(api)
+    saved = (await api.call("GET", f"/workflow-definitions/{definition_id}")).json()
+    assert saved["input"]["pipeline"] == "orders"  # incremental cursors outlive each run's workflow id
+    params = {"tables": ["orders"], "limits": {"batch_rows": 10}, "verify": False}
+    async with running(tenant):
+        r = await api.call(
+            "POST", "/executions", api.operator, json={"definition_id": definition_id, "params": params}
+        )
+        assert r.status_code == 201, r.text
+        result = await env.client.get_workflow_handle(r.json()["workflow_id"]).result()
+    [table] = result["tables"]
+    assert (table["rows_written"], table["batches"]) == (25, 3)  # 10 + 10 + 5
+    assert table["source"] is None  # not verified
+
+
+async def test_start_execution_with_unknown_table_param_422(world: tuple[Api, Tenant]) -> None:
+    api, _ = world
+    definition_id = await saved_definition(api)
+    body = {"definition_id": definition_id, "params": {"tables": ["orders", "secrets"]}}
+    r = await api.call("POST", "/executions", api.operator, json=body)
+    assert r.status_code == 422 and r.json()["errors"][0]["loc"] == ["body", "params", "tables"], r.text
+    assert "'secrets'" in r.json()["detail"]
+    body = {"definition_id": definition_id, "params": {"tables": ["orders"], "task_queue": "x"}}
+    assert (await api.call("POST", "/executions", api.operator, json=body)).status_code == 422
+    assert (await api.call("GET", "/executions")).json()["count"] == 0
