@@ -28,7 +28,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.metadata import Execution, pauses_for
+from activities.metadata import Execution, Schedule, pauses_for
 from activities.metadata._models import as_utc, utcnow
 from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, SessionDep, TemporalDep
 from console_api.api.problems import error_responses, field_error
@@ -101,12 +101,25 @@ async def _describe(
 
 
 def _definition_of(session: SessionDep, workflow_ids: list[str]) -> dict[str, str | None]:
+    """Which definition each run ran.
+
+    From its execution row, or, for a scheduled run (Temporal starts it, so it has no row), from
+    the schedule whose ``<schedule id>-<time>`` names it.
+    """
     if not workflow_ids:
         return {}
     rows = session.execute(
         select(Execution.workflow_id, Execution.definition_id).where(Execution.workflow_id.in_(workflow_ids))
     ).all()
-    return {r.workflow_id: r.definition_id for r in rows}
+    found: dict[str, str | None] = {r.workflow_id: r.definition_id for r in rows}
+    rest = [w for w in workflow_ids if w not in found]
+    if rest:
+        schedules = session.execute(select(Schedule.schedule_id, Schedule.definition_id)).all()
+        for workflow_id in rest:
+            for schedule in schedules:
+                if workflow_id.startswith(f"{schedule.schedule_id}-"):
+                    found[workflow_id] = schedule.definition_id
+    return found
 
 
 def _require_online_agent(session: SessionDep, document: dict[str, Any], *, within_seconds: float) -> None:

@@ -347,8 +347,8 @@ async def test_trigger_schedule_happy(world: tuple[Api, Tenant], env: WorkflowEn
             await env.client.get_workflow_handle(wid).result()
         assert wid.startswith(f"{tenant.name}.nightly-")
         listed = (await api.call("GET", "/executions", api.viewer)).json()["data"]
-        assert [(e["workflow_id"], e["status"], e["task_queue"]) for e in listed] == [
-            (wid, "COMPLETED", f"vsc.{tenant.name}.cloud")
+        assert [(e["workflow_id"], e["status"], e["task_queue"], e["definition_id"]) for e in listed] == [
+            (wid, "COMPLETED", f"vsc.{tenant.name}.cloud", made["definition_id"])
         ]
         with sqlite3.connect(tenant.home / "dw.db") as db:
             assert db.execute("SELECT count(*) FROM orders").fetchone() == (25,)
