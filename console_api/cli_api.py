@@ -14,7 +14,7 @@ from typing import Annotated, Any
 
 import typer
 
-from console_api.cli_common import SETTINGS, JsonOpt, api, console, emit, parse_pairs, read_json_file
+from console_api.cli_common import SETTINGS, JsonOpt, api, console, emit, parse_pairs, read_json_file, show
 from console_api.client import ConsoleApiError, ConsoleClient, save_key
 
 keys_app = typer.Typer(help="API keys of your tenant (admin).", no_args_is_help=True)
@@ -48,12 +48,7 @@ def login(
 
 def tenant(as_json: JsonOpt = False) -> None:
     """Show your tenant: tier, pause state, cloud queue."""
-    with api() as client:
-        emit(
-            client.get("/tenants/me"),
-            columns=("id", "name", "tier", "paused", "cloud_queue"),
-            as_json=as_json,
-        )
+    show("/tenants/me", columns=("id", "name", "tier", "paused", "cloud_queue"), as_json=as_json)
 
 
 # -- keys --------------------------------------------------------------------------------------
@@ -62,8 +57,7 @@ def tenant(as_json: JsonOpt = False) -> None:
 @keys_app.command("list")
 def keys_list(as_json: JsonOpt = False) -> None:
     """Every key of the tenant (never its secret)."""
-    with api() as client:
-        emit(client.get("/api-keys"), columns=KEY_COLUMNS, as_json=as_json)
+    show("/api-keys", columns=KEY_COLUMNS, as_json=as_json)
 
 
 @keys_app.command("create")
@@ -102,19 +96,13 @@ def keys_revoke(key_id: Annotated[str, typer.Argument(help="Key id")]) -> None:
 @connections_app.command("list")
 def connections_list(as_json: JsonOpt = False) -> None:
     """The tenant's connections (secrets are never shown)."""
-    with api() as client:
-        emit(client.get("/connections"), columns=CONNECTION_COLUMNS, as_json=as_json)
+    show("/connections", columns=CONNECTION_COLUMNS, as_json=as_json)
 
 
 @connections_app.command("show")
 def connections_show(connection_id: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """One connection."""
-    with api() as client:
-        emit(
-            client.get(f"/connections/{connection_id}"),
-            columns=(*CONNECTION_COLUMNS, "config"),
-            as_json=as_json,
-        )
+    show(f"/connections/{connection_id}", columns=(*CONNECTION_COLUMNS, "config"), as_json=as_json)
 
 
 @connections_app.command("add")
@@ -188,19 +176,17 @@ def definitions_list(
     as_json: JsonOpt = False,
 ) -> None:
     """Definition versions, newest first."""
-    with api() as client:
-        emit(client.get("/workflow-definitions", name=name), columns=DEFINITION_COLUMNS, as_json=as_json)
+    show("/workflow-definitions", name=name, columns=DEFINITION_COLUMNS, as_json=as_json)
 
 
 @definitions_app.command("show")
 def definitions_show(definition_id: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """One definition version with its input and plan."""
-    with api() as client:
-        emit(
-            client.get(f"/workflow-definitions/{definition_id}"),
-            columns=(*DEFINITION_COLUMNS, "input", "plan"),
-            as_json=as_json,
-        )
+    show(
+        f"/workflow-definitions/{definition_id}",
+        columns=(*DEFINITION_COLUMNS, "input", "plan"),
+        as_json=as_json,
+    )
 
 
 def resolve_definition(client: ConsoleClient, ref: str) -> str:
@@ -261,17 +247,13 @@ def executions_list(
     limit: Annotated[int, typer.Option(help="At most this many")] = 50, as_json: JsonOpt = False
 ) -> None:
     """Your tenant's runs, newest first (from Temporal visibility)."""
-    with api() as client:
-        emit(client.get("/executions", limit=limit), columns=EXECUTION_COLUMNS, as_json=as_json)
+    show("/executions", limit=limit, columns=EXECUTION_COLUMNS, as_json=as_json)
 
 
 @executions_app.command("show")
 def executions_show(workflow_id: Annotated[str, typer.Argument()], as_json: JsonOpt = False) -> None:
     """One run: status, progress and its Temporal Web UI link."""
-    with api() as client:
-        emit(
-            client.get(f"/executions/{workflow_id}"), columns=(*EXECUTION_COLUMNS, "ui_url"), as_json=as_json
-        )
+    show(f"/executions/{workflow_id}", columns=(*EXECUTION_COLUMNS, "ui_url"), as_json=as_json)
 
 
 @executions_app.command("cancel")

@@ -93,3 +93,9 @@ def parse_pairs(pairs: Sequence[str], *, option: str) -> dict[str, Any]:
             value = raw == "true"
         out[key] = value
     return out
+
+
+def show(path: str, *, columns: Sequence[str], as_json: bool, **params: Any) -> None:
+    """GET ``path`` (with query ``params``) and print it: what every list and show command does."""
+    with api() as client:
+        emit(client.get(path, **params), columns=columns, as_json=as_json)

@@ -11,7 +11,7 @@ from typing import Annotated, Any
 import typer
 
 from console_api.cli_api import resolve_definition
-from console_api.cli_common import JsonOpt, api, console, emit, parse_pairs
+from console_api.cli_common import JsonOpt, api, console, emit, parse_pairs, show
 
 marketplace_app = typer.Typer(help="Connector kinds you can install as connections.", no_args_is_help=True)
 schedules_app = typer.Typer(help="Periodic runs of a definition (Temporal Schedules).", no_args_is_help=True)
@@ -35,12 +35,11 @@ def _schedule_id(client: Any, ref: str) -> str:
 @marketplace_app.command("list")
 def marketplace_list(as_json: JsonOpt = False) -> None:
     """Every connector kind, where it can run and whether it can be installed now."""
-    with api() as client:
-        emit(
-            client.get("/marketplace"),
-            columns=("kind", "title", "category", "accessibility", "installable", "unavailable"),
-            as_json=as_json,
-        )
+    show(
+        "/marketplace",
+        columns=("kind", "title", "category", "accessibility", "installable", "unavailable"),
+        as_json=as_json,
+    )
 
 
 @marketplace_app.command("show")
@@ -121,8 +120,7 @@ def schedules_create(
 @schedules_app.command("list")
 def schedules_list(as_json: JsonOpt = False) -> None:
     """Your tenant's schedules."""
-    with api() as client:
-        emit(client.get("/schedules"), columns=SCHEDULE_COLUMNS, as_json=as_json)
+    show("/schedules", columns=SCHEDULE_COLUMNS, as_json=as_json)
 
 
 @schedules_app.command("show")
@@ -131,11 +129,8 @@ def schedules_show(
 ) -> None:
     """One schedule with Temporal's state: paused, next runs, recent runs."""
     with api() as client:
-        emit(
-            client.get(f"/schedules/{_schedule_id(client, schedule)}"),
-            columns=(*SCHEDULE_COLUMNS, "state"),
-            as_json=as_json,
-        )
+        found = client.get(f"/schedules/{_schedule_id(client, schedule)}")
+    emit(found, columns=(*SCHEDULE_COLUMNS, "state"), as_json=as_json)
 
 
 def _schedule_action(schedule: str, action: str, body: dict[str, Any] | None) -> dict[str, Any]:
@@ -250,8 +245,7 @@ def webhooks_create(
 @webhooks_app.command("list")
 def webhooks_list(as_json: JsonOpt = False) -> None:
     """Your tenant's hooks (never their keys)."""
-    with api() as client:
-        emit(client.get("/webhooks"), columns=WEBHOOK_COLUMNS, as_json=as_json)
+    show("/webhooks", columns=WEBHOOK_COLUMNS, as_json=as_json)
 
 
 @webhooks_app.command("rotate")
