@@ -47,8 +47,8 @@ def login(
 
 
 def tenant(as_json: JsonOpt = False) -> None:
-    """Show your tenant: tier, pause state, cloud queue."""
-    show("/tenants/me", columns=("id", "name", "tier", "paused", "cloud_queue"), as_json=as_json)
+    """Show your tenant: tier, pause state, cloud queue, quotas and usage."""
+    show("/tenants/me", columns=("id", "tier", "paused", "cloud_queue", "quotas", "usage"), as_json=as_json)
 
 
 # -- keys --------------------------------------------------------------------------------------

@@ -28,7 +28,7 @@ from temporalio.client import (
 )
 from temporalio.service import RPCError, RPCStatusCode
 
-from activities.metadata import Execution, Schedule, pauses_for
+from activities.metadata import Execution, Schedule, pauses_for, tenant_session
 from activities.metadata._models import as_utc, utcnow
 from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, SessionDep, TemporalDep
 from console_api.api.problems import error_responses, field_error
@@ -194,18 +194,20 @@ async def start_execution(
         result_type=SyncResult,
     )
     run_id = handle.first_execution_run_id or handle.result_run_id or ""
-    session.add(
-        Execution(
-            workflow_id=workflow_id,
-            run_id=run_id,
-            workflow_type=workflow.__name__,
-            task_queue=queue,
-            status="RUNNING",
-            started_at=utcnow(),
-            definition_id=definition.id,
+    # In a transaction of its own: the request's session has read before the start, and on SQLite
+    # (WAL) a read snapshot that workers wrote past since cannot be upgraded to a write.
+    with tenant_session(ctx.engine, op.tenant) as fresh:
+        fresh.add(
+            Execution(
+                workflow_id=workflow_id,
+                run_id=run_id,
+                workflow_type=workflow.__name__,
+                task_queue=queue,
+                status="RUNNING",
+                started_at=utcnow(),
+                definition_id=definition.id,
+            )
         )
-    )
-    session.flush()
     return ExecutionPublic(
         workflow_id=workflow_id,
         run_id=run_id,
