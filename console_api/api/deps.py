@@ -12,7 +12,7 @@ from typing import Annotated
 from fastapi import Depends, HTTPException, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from pydantic import BaseModel
-from sqlalchemy import select
+from sqlalchemy import ColumnElement, select
 from temporalio.client import Client
 
 from activities.errors import InvalidInputError, TenantNotFoundError
@@ -29,6 +29,8 @@ _bearer = HTTPBearer(
     description="A tenant API key: `Authorization: Bearer vsk.<tenant>.<prefix>.<secret>`.",
 )
 _CHALLENGE = {"WWW-Authenticate": "Bearer"}
+BearerCredentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+"""The ``Authorization: Bearer`` credentials of a request, if any (for routes with another way in)."""
 
 
 class Principal(BaseModel):
@@ -54,9 +56,7 @@ def _unauthorized(detail: str) -> HTTPException:
     return HTTPException(401, detail, headers=_CHALLENGE)
 
 
-def current_principal(
-    ctx: ContextDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
-) -> Principal:
+def current_principal(ctx: ContextDep, credentials: BearerCredentials) -> Principal:
     """Authenticate the bearer key and count the request against the tenant's rate.
 
     Every authentication failure is the same 401 so keys cannot be probed. Only authenticated
@@ -71,27 +71,43 @@ def current_principal(
     parsed = parse_key(credentials.credentials)
     if parsed is None:
         raise _unauthorized("the API key is not valid")
+    return principal_of_key(
+        ctx, tenant=parsed.tenant, match=ApiKey.prefix == parsed.prefix, secret=parsed.key
+    )
+
+
+def principal_of_key(
+    ctx: ApiContext, *, tenant: str, match: ColumnElement[bool], secret: str | None
+) -> Principal:
+    """The principal of the tenant's key row ``match`` selects, if it is valid now; counts the request.
+
+    ``secret`` is the presented key, checked against the stored HMAC; ``None`` only for callers
+    that proved the key another way (a codec session the server signed for that key).
+
+    Raises:
+        HTTPException: 401 for an unknown, wrong, revoked or expired key; 429 over the tier's rate.
+    """
     try:
-        with tenant_session(ctx.engine, parsed.tenant) as session:
-            row = session.scalars(select(ApiKey).where(ApiKey.prefix == parsed.prefix)).one_or_none()
+        with tenant_session(ctx.engine, tenant) as session:
+            row = session.scalars(select(ApiKey).where(match)).one_or_none()
             found = None if row is None else (row.id, row.role, row.key_hash, row.revoked_at, row.expires_at)
-            tenant = session.get(Tenant, parsed.tenant)  # loaded by tenant_session already: no query
-            tier = tier_of_record(tenant.tier if tenant is not None else DEFAULT_TIER)
+            stored = session.get(Tenant, tenant)  # loaded by tenant_session already: no query
+            tier = tier_of_record(stored.tier if stored is not None else DEFAULT_TIER)
     except (InvalidInputError, TenantNotFoundError):
         found = None
     if found is None:
         raise _unauthorized("the API key is not valid")
     key_id, role, key_hash, revoked_at, expires_at = found
-    if not key_matches(parsed.key, key_hash, pepper=ctx.pepper):
+    if secret is not None and not key_matches(secret, key_hash, pepper=ctx.pepper):
         raise _unauthorized("the API key is not valid")
     if revoked_at is not None:
         raise _unauthorized("the API key was revoked")
     if expires_at is not None and as_utc(expires_at) <= utcnow():
         raise _unauthorized("the API key has expired")
-    retry_after = ctx.limiter.take(parsed.tenant, per_minute=tier.api_calls_per_minute)
+    retry_after = ctx.limiter.take(tenant, per_minute=tier.api_calls_per_minute)
     if retry_after is not None:
-        raise rate_limited(parsed.tenant, tier, retry_after)
-    return Principal(tenant=parsed.tenant, key_id=key_id, role=Role(role), tier=tier)
+        raise rate_limited(tenant, tier, retry_after)
+    return Principal(tenant=tenant, key_id=key_id, role=Role(role), tier=tier)
 
 
 CurrentPrincipal = Annotated[Principal, Depends(current_principal)]

@@ -14,7 +14,7 @@ from console_api.api.schemas.agents import (
 )
 from console_api.api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
 from console_api.api.schemas.audit import AuditEventsPublic
-from console_api.api.schemas.codec import CodecPayload, CodecPayloads
+from console_api.api.schemas.codec import CodecPayload, CodecPayloads, CodecSessionPublic
 from console_api.api.schemas.connections import (
     ConnectionConfig,
     ConnectionCreate,
@@ -139,4 +139,5 @@ __all__ = [
     "SchedulesPublic",
     "CodecPayload",
     "CodecPayloads",
+    "CodecSessionPublic",
 ]

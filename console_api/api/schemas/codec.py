@@ -12,7 +12,7 @@ from typing import Annotated
 
 from pydantic import AfterValidator, BaseModel, ConfigDict, Field
 
-from console_api.api.schemas._common import Request
+from console_api.api.schemas._common import Moment, Request
 
 MAX_PAYLOADS = 1000
 
@@ -47,3 +47,10 @@ class CodecPayloads(Request):
     """A batch of payloads to encode or decode (the codec-server protocol's body and answer)."""
 
     payloads: list[CodecPayload] = Field(max_length=MAX_PAYLOADS)
+
+
+class CodecSessionPublic(BaseModel):
+    """A codec session started for this browser (its token is only in the HttpOnly cookie)."""
+
+    tenant: str
+    expires_at: Moment

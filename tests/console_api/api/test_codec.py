@@ -150,3 +150,68 @@ async def test_codec_preflight_cors_for_the_web_ui_only(capi: Api) -> None:
     # the rest of the API is not opened to the browser origin
     r = await capi.http.options("/tenants/me", headers={"Origin": UI, **asked})
     assert "access-control-allow-origin" not in r.headers
+
+
+async def start_session(api: Api, caller) -> str:
+    r = await api.call("POST", "/codec/session", caller)
+    assert r.status_code == 201, r.text
+    cookie = r.headers["set-cookie"]
+    assert "HttpOnly" in cookie and "SameSite=strict" in cookie and "Path=/codec" in cookie
+    assert caller.key not in cookie  # a signed token, never the key
+    api.http.cookies.clear()  # the test holds the cookie itself, as the browser would
+    return cookie.split(";", 1)[0].split("=", 1)[1]
+
+
+async def test_create_codec_session_decodes_with_the_cookie_only(capi: Api) -> None:
+    """The Web UI's path: no Authorization header, the session cookie (Include cross-origin credentials)."""
+    [sealed] = await encode(capi, capi.operator, {"hint": SECRET})
+    [theirs] = await encode(capi, capi.other, {"hint": SECRET})
+    token = await start_session(capi, capi.viewer)
+    r = await capi.http.post(
+        "/codec/decode",
+        json={"payloads": [sealed, theirs]},
+        headers={"Cookie": f"vsc_codec={token}", "Origin": UI},
+    )
+    assert r.status_code == 200, r.text
+    assert r.json()["payloads"] == [plain({"hint": SECRET}), theirs]  # the other tenant's stays sealed
+    assert r.headers["access-control-allow-origin"] == UI
+    assert r.headers["access-control-allow-credentials"] == "true"
+    # The cookie opens decoding only: encoding (starting runs from the UI) still needs an operator key.
+    r = await capi.http.post(
+        "/codec/encode", json={"payloads": [plain(1)]}, headers={"Cookie": f"vsc_codec={token}"}
+    )
+    assert r.status_code == 401
+
+
+async def test_create_codec_session_revoked_key_ends_it_401(capi: Api) -> None:
+    [sealed] = await encode(capi, capi.operator, SECRET)
+    token = await start_session(capi, capi.operator)
+    assert (await capi.call("DELETE", f"/api-keys/{capi.operator.key_id}")).status_code == 200
+    r = await capi.http.post(
+        "/codec/decode", json={"payloads": [sealed]}, headers={"Cookie": f"vsc_codec={token}"}
+    )
+    assert r.status_code == 401 and "revoked" in r.json()["detail"] and SECRET not in r.text
+
+
+@pytest.mark.parametrize("mangle", ["flip-mac", "other-body", "empty", "garbage"])
+async def test_create_codec_session_forged_cookie_401(capi: Api, mangle: str) -> None:
+    [sealed] = await encode(capi, capi.operator, SECRET)
+    token = await start_session(capi, capi.viewer)
+    theirs = await start_session(capi, capi.other)
+    forged = {
+        "flip-mac": token[:-2] + ("AA" if not token.endswith("AA") else "BB"),
+        "other-body": theirs.split(".")[0] + "." + token.split(".")[1],
+        "empty": "",
+        "garbage": "x.y",
+    }[mangle]
+    r = await capi.http.post(
+        "/codec/decode", json={"payloads": [sealed]}, headers={"Cookie": f"vsc_codec={forged}"}
+    )
+    assert r.status_code == 401 and SECRET not in r.text
+
+
+async def test_delete_codec_session_clears_the_cookie(capi: Api) -> None:
+    r = await capi.http.delete("/codec/session")
+    assert r.status_code == 204 and 'vsc_codec=""' in r.headers["set-cookie"]
+    page = await capi.http.get("/codec/login")
+    assert page.status_code == 200 and "/codec/session" in page.text
