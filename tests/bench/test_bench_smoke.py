@@ -30,7 +30,7 @@ def test_smoke_bench_copies_every_table_with_every_system_and_hashes_match(tmp_p
         env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
         capture_output=True,
         text=True,
-        timeout=120,
+        timeout=300,
     )
     assert proc.returncode == 0, proc.stdout + proc.stderr
     [jsonl] = tmp_path.glob("*.jsonl")
