@@ -21,6 +21,8 @@ from pathlib import Path
 from pydantic import BaseModel
 from rich.console import Console
 
+from bench import agent_memory
+from bench.agent_memory import AgentMemory
 from bench.data import BIG_TABLE, SourceTable, prepare_source
 from bench.mariadb import mariadb_source
 from bench.orchestrated import Orchestrated
@@ -230,6 +232,30 @@ async def _run(
         await runner.run_all(plans=plans, scratch=scratch)
 
 
+def _agent_memory(
+    options: BenchOptions, *, runner: Bench, sources: list[SourceTable], scratch: Path
+) -> list[AgentMemory]:
+    """Our data paths once more on ``firenibble`` (and ``firenibble_5m``), each in a fresh process."""
+    if "copy" not in options.groups:
+        return []
+    found = []
+    for source in (s for s in sources if s.table in ("firenibble", BIG_TABLE)):
+        for system in (s for s in agent_memory.SYSTEMS if s in options.systems):
+            work = scratch / f"memory-{source.table}-{system}"
+            work.mkdir()
+            result = agent_memory.measure(
+                system=system, source=source, dbs=runner.dbs, src_url=runner.src_url, work=work
+            )
+            status = "ok" if result.hash_ok else f"FAILED {result.error or 'destination differs'}"
+            peak = result.peak_rss_mib or 0
+            runner.log.log(f"agent memory {source.name} {system}: peak {peak:.0f} MiB {status}")
+            found.append(result)
+    path = options.results_dir / f"{runner.bench_id}-agent-memory.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("[" + ",\n".join(m.model_dump_json() for m in found) + "]\n")
+    return found
+
+
 async def copy_groups(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> list[RunRecord]:
     """Prepare the sources and peers, run every plan, print the summary and targets; drop everything after."""
     peers, missing = prepare_peers(options.peers, install=options.install_peers, log=log)
@@ -262,13 +288,14 @@ async def copy_groups(options: BenchOptions, *, out: Console, log: Console, benc
                 if "dlt" in missing:
                     runner.skipped(name="dlt", label=LABELS["dlt"], source=my_source, reason=missing["dlt"])
             await _run(runner, options, plans, scratch)
+        memory = _agent_memory(options, runner=runner, sources=sources, scratch=scratch)
     rows = summarise(runner.records)
     title = f"bench {runner.bench_id}: PostgreSQL {runner.postgres}, {options.reps} rep(s), median wall"
     print_summary(out, rows, title=title)
     big_table = BIG_TABLE if options.big else None
     print_verdicts(
         out,
-        verdicts(rows, runner.records, big_table=big_table),
+        verdicts(rows, runner.records, memory=memory, big_table=big_table),
         title=f"bench {runner.bench_id}: targets (issue 7), same run",
     )
     log.log(f"runs written to {runner.jsonl}")

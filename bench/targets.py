@@ -11,9 +11,9 @@ from pydantic import BaseModel
 from rich.console import Console
 from rich.table import Table
 
+from bench.agent_memory import AgentMemory
 from bench.report import RunRecord, SummaryRow
 
-OURS = ("p311", "p331_buffer", "p311_temporal")
 KIB = 1024
 
 
@@ -77,7 +77,9 @@ def _ratio_verdicts(rows: list[SummaryRow], tables: list[str]) -> list[Verdict]:
     return found
 
 
-def verdicts(rows: list[SummaryRow], records: list[RunRecord], *, big_table: str | None) -> list[Verdict]:
+def verdicts(
+    rows: list[SummaryRow], records: list[RunRecord], *, memory: list[AgentMemory], big_table: str | None
+) -> list[Verdict]:
     """Every target this run can judge, in issue 7's order."""
     tables = list(dict.fromkeys(r.table for r in rows))
     found = _ratio_verdicts(rows, [t for t in tables if not t.endswith("_5m")])
@@ -112,11 +114,11 @@ def verdicts(rows: list[SummaryRow], records: list[RunRecord], *, big_table: str
             shown=f"largest {(payload or 0) / KIB:.1f} KiB",
         )
     )
-    ours = [r for r in records if r.system in OURS and r.ok and r.peak_rss_mib is not None]
-    peak = max((r.peak_rss_mib or 0 for r in ours), default=None)
+    fresh = [m for m in memory if m.hash_ok and m.peak_rss_mib is not None]
+    peak = max((m.peak_rss_mib or 0 for m in fresh), default=None)
     found.append(
         _check(
-            "agent peak RSS <= 512 MiB (our systems, every run)",
+            "agent peak RSS <= 512 MiB (p311, p331 each in a fresh process)",
             peak,
             ok=peak is not None and peak <= 512,
             shown=f"{peak or 0:.0f} MiB",
@@ -124,8 +126,8 @@ def verdicts(rows: list[SummaryRow], records: list[RunRecord], *, big_table: str
     )
     growth = None
     if big_table is not None:
-        small = [r.peak_rss_mib for r in ours if r.table == "firenibble" and r.peak_rss_mib]
-        large = [r.peak_rss_mib for r in ours if r.table == big_table and r.peak_rss_mib]
+        small = [m.peak_rss_mib or 0 for m in fresh if m.table == "firenibble"]
+        large = [m.peak_rss_mib or 0 for m in fresh if m.table == big_table]
         if small and large:
             growth = max(large) / max(small) - 1
     found.append(
