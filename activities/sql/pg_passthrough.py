@@ -12,7 +12,7 @@ a page is still reported only after its upsert committed.
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+from collections.abc import Generator, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
@@ -81,7 +81,7 @@ def binary_pages(
     since: Any | None,
     since_column: str | None,
     batch_rows: int,
-) -> Iterator[Page]:
+) -> Generator[Page, None, None]:
     """Move ``schema``'s rows page by page in keyset order, each page upserted in one transaction.
 
     Close the generator when stopping early (``contextlib.closing``): that stops the read-ahead

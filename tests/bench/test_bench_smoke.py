@@ -49,6 +49,10 @@ def test_smoke_bench_copies_every_table_with_every_system_and_hashes_match(tmp_p
     assert len(loader) == 2, records
     for r in loader:  # the smoke run never installs: pgloader either ran and matched, or says why not
         assert (r["hash_ok"] and r["error"] is None) or (r["skipped"] and "not installed" in r["error"]), r
+    [memory_json] = tmp_path.glob("*-agent-memory.json")
+    memory = json.loads(memory_json.read_text())
+    assert {m["system"] for m in memory} == {"p311", "p331_buffer"}, memory
+    assert all(m["hash_ok"] and m["peak_rss_mib"] > 0 and m["table"] == "firenibble" for m in memory), memory
     for r in (r for r in ours if r["system"] == "p311_temporal"):
         assert r["extra"]["history_events"] > 0 and r["extra"]["largest_payload_bytes"] > 0, r
     table = proc.stdout
