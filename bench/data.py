@@ -13,11 +13,11 @@ from __future__ import annotations
 from psycopg import sql as pgsql
 from pydantic import BaseModel
 
-from bench.pg import binary_copy_bytes, parity, primary_key, run_sql
+from bench.pg import binary_copy_bytes, column_types, parity, primary_key, run_sql
 from infra.demo.load import create_and_load
 
 FIRENIBBLE_DDL = """
-CREATE TABLE firenibble (
+CREATE TABLE {table} (
   f0 bigint PRIMARY KEY,
   f1 integer NOT NULL,
   f2 smallint NOT NULL,
@@ -38,7 +38,7 @@ CREATE TABLE firenibble (
 """
 
 FIRENIBBLE_FILL = """
-INSERT INTO firenibble
+INSERT INTO {table}
 SELECT i,
        (i * 7919) % 1000003,
        (i % 32000)::smallint,
@@ -59,11 +59,24 @@ FROM generate_series(1::bigint, {rows}) AS i
 """
 
 
-class SourceTable(BaseModel):
-    """One prepared source table and the figures every run is checked and measured against."""
+BIG_TABLE = "firenibble_5m"
+"""``--big``: the same generator at 5M rows, for the agent's memory growth from 1M to 5M rows."""
 
+
+class SourceTable(BaseModel):
+    """One prepared source table and the figures every run is checked and measured against.
+
+    ``name`` labels the table in records and the summary (``firenibble (MariaDB)`` for the
+    MariaDB copy of ``firenibble``); ``columns`` are the PostgreSQL source's (name, type) pairs
+    that :func:`bench.pg.parity` casts every destination to.
+    """
+
+    name: str
     table: str
+    src_url: str
+    engine: str = "postgresql"
     key: list[str]
+    columns: list[tuple[str, str]]
     rows: int
     md5: str | None
     binary_bytes: int
@@ -73,20 +86,33 @@ def describe(url: str, table: str) -> SourceTable:
     """Count, hash and binary COPY size of a source table (after ``VACUUM ANALYZE``)."""
     run_sql(url, f'VACUUM ANALYZE "{table}"')
     key = primary_key(url, table=table)
-    found = parity(url, table=table, key=key)
+    columns = column_types(url, table=table)
+    found = parity(url, table=table, key=key, columns=columns)
     return SourceTable(
-        table=table, key=key, rows=found.rows, md5=found.md5, binary_bytes=binary_copy_bytes(url, table=table)
+        name=table,
+        table=table,
+        src_url=url,
+        key=key,
+        columns=columns,
+        rows=found.rows,
+        md5=found.md5,
+        binary_bytes=binary_copy_bytes(url, table=table),
     )
 
 
-def load_firenibble(url: str, *, rows: int) -> None:
-    """Create and fill ``firenibble`` with ``rows`` rows in the database at ``url``."""
-    run_sql(url, FIRENIBBLE_DDL)
-    run_sql(url, pgsql.SQL(FIRENIBBLE_FILL).format(rows=pgsql.Literal(rows)).as_string())
+def load_firenibble(url: str, *, rows: int, table: str = "firenibble") -> None:
+    """Create and fill ``table`` (``firenibble``'s columns) with ``rows`` rows in the database at ``url``."""
+    name = pgsql.Identifier(table)
+    run_sql(url, pgsql.SQL(FIRENIBBLE_DDL).format(table=name).as_string())
+    run_sql(url, pgsql.SQL(FIRENIBBLE_FILL).format(table=name, rows=pgsql.Literal(rows)).as_string())
 
 
-def prepare_source(url: str, *, scale: float, rows: int) -> list[SourceTable]:
-    """Fill the source database with both benchmark tables and describe them."""
+def prepare_source(url: str, *, scale: float, rows: int, big_rows: int | None = None) -> list[SourceTable]:
+    """Fill the source with both benchmark tables (and ``firenibble_5m`` if asked) and describe them."""
     create_and_load(url, scale=scale)
     load_firenibble(url, rows=rows)
-    return [describe(url, "order_lines"), describe(url, "firenibble")]
+    tables = [describe(url, "order_lines"), describe(url, "firenibble")]
+    if big_rows:
+        load_firenibble(url, rows=big_rows, table=BIG_TABLE)
+        tables.append(describe(url, BIG_TABLE))
+    return tables

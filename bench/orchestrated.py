@@ -10,17 +10,21 @@ from __future__ import annotations
 
 import json
 import uuid
+from collections.abc import Iterator
 from concurrent.futures import ThreadPoolExecutor
 from contextlib import AsyncExitStack
 from pathlib import Path
 from types import TracebackType
 
+from google.protobuf.message import Message
+from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 
 from activities.payload_codec import encrypting_client
 from activities.settings import BufferConfig, TemporalConfig
 from activities.wiring import build_payload_keyring
+from bench.resources import child_pids
 from bench.systems import BATCH_ROWS, Target
 from mini_connector.settings import AgentSettings
 from mini_connector.worker import build_worker
@@ -32,6 +36,24 @@ from workflows.sync_types import SyncResult
 
 AGENT_ID = "edge-1"
 WORKFLOW = "LocalToLocalSync"
+
+
+def _payloads(message: Message) -> Iterator[Payload]:
+    """Every ``Payload`` nested anywhere in a history event."""
+    for field, value in message.ListFields():
+        if field.message_type is None:
+            continue
+        if isinstance(value, Message):
+            items = [value]
+        elif hasattr(value, "values"):  # a map field (Payloads in memo, header, search attributes)
+            items = list(value.values())
+        else:
+            items = list(value)
+        for item in items:
+            if isinstance(item, Payload):
+                yield item
+            elif isinstance(item, Message):
+                yield from _payloads(item)
 
 
 class Orchestrated:
@@ -49,6 +71,7 @@ class Orchestrated:
         self._stack = AsyncExitStack()
         self._env: WorkflowEnvironment | None = None
         self._client: Client | None = None
+        self._last_id: str | None = None
 
     async def __aenter__(self) -> Orchestrated:
         try:
@@ -110,6 +133,10 @@ class Orchestrated:
     def _agent_file(self) -> Path:
         return self.home / "agent.json"
 
+    def server_pids(self) -> list[int]:
+        """The dev server's process (a child of this one): its CPU counts as the orchestrated run's."""
+        return child_pids(comm_prefix="temporal")
+
     async def run(self, target: Target) -> None:
         """Run ``LocalToLocalSync`` for ``target.table`` (verify off) and wait for its result.
 
@@ -134,12 +161,9 @@ class Orchestrated:
             "limits": {"batch_rows": BATCH_ROWS},
             "verify": False,
         }
+        workflow_id = self._last_id = f"bench-{target.table}-{suffix}"
         result: SyncResult = await self._client.execute_workflow(
-            WORKFLOW,
-            body,
-            id=f"bench-{target.table}-{suffix}",
-            task_queue=cloud_queue(self.tenant),
-            result_type=SyncResult,
+            WORKFLOW, body, id=workflow_id, task_queue=cloud_queue(self.tenant), result_type=SyncResult
         )
         table = result.tables[0]
         if table.rows_read == 0 or table.rows_written != table.rows_read:
@@ -147,3 +171,19 @@ class Orchestrated:
                 f"workflow for table {target.table!r} read {table.rows_read} rows "
                 f"but wrote {table.rows_written}"
             )
+
+    async def history_figures(self) -> dict[str, float]:
+        """Size of the last run's workflow history, fetched after the timed run.
+
+        Returns:
+            ``history_events``, ``history_bytes`` (sum of the events' encoded sizes) and
+            ``largest_payload_bytes`` (the largest ``Payload`` in any event).
+        """
+        assert self._env is not None and self._last_id is not None, "no workflow has run yet"
+        history = await self._env.client.get_workflow_handle(self._last_id).fetch_history()
+        largest = max((p.ByteSize() for e in history.events for p in _payloads(e)), default=0)
+        return {
+            "history_events": float(len(history.events)),
+            "history_bytes": float(sum(e.ByteSize() for e in history.events)),
+            "largest_payload_bytes": float(largest),
+        }

@@ -102,15 +102,40 @@ class Parity(BaseModel):
     md5: str | None
 
 
-def parity(url: str, *, table: str, key: list[str]) -> Parity:
-    """``count(*)`` and ``md5(string_agg(md5(t::text), '' order by key))`` of ``table``."""
-    order = pgsql.SQL(", ").join(pgsql.Identifier(k) for k in key)
-    query = pgsql.SQL("SELECT count(*), md5(string_agg(md5(t::text), '' ORDER BY {})) FROM {} t").format(
-        order, pgsql.Identifier(table)
+def parity(
+    url: str, *, table: str, key: list[str], columns: list[tuple[str, str]], schema: str = "public"
+) -> Parity:
+    """``count(*)`` and ``md5(string_agg(md5(ROW(c::text::type, ...)::text), '' ORDER BY key))``.
+
+    ``columns`` are the *source* table's (name, SQL type) pairs: every column is cast through
+    text to the source's type, so a peer that created its own table with other types (``real``
+    as ``double precision``, ``numeric(12,2)`` as ``numeric``, ``timestamp`` as ``timestamptz``)
+    still hashes equal exactly when every value survived, and a lost digit, microsecond or NULL
+    does not. On the source itself the casts are the identity. ``TimeZone`` is pinned to UTC so
+    ``timestamptz`` prints the same for both sides.
+    """
+    row = pgsql.SQL(", ").join(
+        pgsql.SQL("{}::text::{}").format(pgsql.Identifier(name), pgsql.SQL(sql_type))  # type from pg_catalog
+        for name, sql_type in columns
     )
-    with psycopg.connect(url) as conn:
+    order = pgsql.SQL(", ").join(pgsql.Identifier(k) for k in key)
+    query = pgsql.SQL(
+        "SELECT count(*), md5(string_agg(md5(ROW({})::text), '' ORDER BY {})) FROM {}.{} t"
+    ).format(row, order, pgsql.Identifier(schema), pgsql.Identifier(table))
+    with psycopg.connect(url, options="-c TimeZone=UTC") as conn:
         rows, digest = conn.execute(query).fetchone()  # type: ignore[misc]
     return Parity(rows=rows, md5=digest)
+
+
+def column_types(url: str, *, table: str) -> list[tuple[str, str]]:
+    """``table``'s columns as (name, ``format_type``) pairs in column order."""
+    rows = run_sql(
+        url,
+        "SELECT attname, format_type(atttypid, atttypmod) FROM pg_attribute "
+        "WHERE attrelid = to_regclass(%s) AND attnum > 0 AND NOT attisdropped ORDER BY attnum",
+        [table],
+    )
+    return [(r[0], r[1]) for r in rows]
 
 
 def primary_key(url: str, *, table: str) -> list[str]:

@@ -25,6 +25,7 @@ from activities.connections import ConnectionProfile, ConnectionRegistry
 from activities.crypto import LocalKeyring
 from activities.sql import SqlConnector, open_connector
 from activities.sync_steps import BatchStream, SyncSteps
+from bench import procs
 from workflows import contracts as c
 from workflows.queues import agent_queue
 
@@ -44,32 +45,37 @@ class Target:
 
 @dataclass(frozen=True, kw_only=True)
 class System:
-    """A named way of moving a table; ``run`` returns when every row is committed."""
+    """A named way of moving a table; ``run`` returns when every row is committed.
+
+    ``figures``, called after the timed run, returns extra figures for its record (the Temporal
+    variant's history size). ``own_ddl`` systems create their destination table themselves (in
+    ``dest_schema``), so the benchmark does not pre-create it; ``in_process`` ones run inside
+    this process, whose peak RSS is then theirs; ``helper_pids`` names long-lived processes
+    (a Temporal dev server) whose CPU counts as the system's.
+    """
 
     name: str
     label: str
     run: Callable[[Target], Awaitable[None]]
+    in_process: bool = True
+    own_ddl: bool = False
+    dest_schema: str = "public"
+    helper_pids: Callable[[], list[int]] | None = None
+    figures: Callable[[], Awaitable[dict[str, float]]] | None = None
 
 
 def raw_binary_pipe(target: Target) -> None:
     """``psql \\copy ... to stdout (binary) | psql \\copy ... from stdin (binary)``: the physical limit."""
     out = f"\\copy {target.table} to stdout with (format binary)"
     into = f"\\copy {target.table} from stdin with (format binary)"
-    reader = subprocess.Popen(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", target.src_url, "-c", out],
-        stdout=subprocess.PIPE,
-        stderr=subprocess.PIPE,
-    )
-    writer = subprocess.run(
-        ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1", target.dst_url, "-c", into],
-        stdin=reader.stdout,
-        capture_output=True,
-    )
+    psql = ["psql", "-X", "-q", "-v", "ON_ERROR_STOP=1"]
+    reader = procs.spawn([*psql, target.src_url, "-c", out], stdout=subprocess.PIPE, logdir=target.workdir)
     assert reader.stdout is not None
+    writer = procs.spawn([*psql, target.dst_url, "-c", into], stdin=reader.stdout, logdir=target.workdir)
     reader.stdout.close()
-    reader_err = reader.stderr.read() if reader.stderr else b""
-    if reader.wait() != 0 or writer.returncode != 0:
-        detail = (reader_err + writer.stderr).decode(errors="replace").strip()
+    wrote, read = procs.reap(writer), procs.reap(reader)
+    if read.returncode != 0 or wrote.returncode != 0:
+        detail = (read.stderr + wrote.stderr).decode(errors="replace").strip()
         raise RuntimeError(f"raw binary pipe of table {target.table!r} failed: {detail}")
 
 
@@ -84,8 +90,9 @@ def psycopg_passthrough(target: Target) -> None:
 
 
 def _profiles(target: Target) -> tuple[ConnectionProfile, ConnectionProfile]:
+    kind = "mysql" if target.src_url.startswith("mysql") else "postgresql"  # the MariaDB source
     return (
-        ConnectionProfile(name="bench_src", kind="postgresql", url=target.src_url),
+        ConnectionProfile(name="bench_src", kind=kind, url=target.src_url),
         ConnectionProfile(name="bench_dst", kind="postgresql", url=target.dst_url, write=True),
     )
 

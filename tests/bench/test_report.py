@@ -46,3 +46,14 @@ def test_a_mismatched_run_is_excluded_from_the_median_and_marks_the_row_failed()
     ours = next(r for r in rows if r.system == "p311")
     assert ours.median_wall_s == 2.0
     assert ours.hash_ok is False
+
+
+def test_ratio_to_dlt_uses_the_same_tables_dlt_run_and_a_skipped_peer_is_not_a_failure() -> None:
+    skipped = rec("sling", None, ok=False).model_copy(
+        update={"skipped": True, "error": "sling: not installed"}
+    )
+    rows = summarise([rec("raw_pipe", 1.0), rec("dlt", 6.0), rec("p311", 2.0), skipped])
+    by = {r.system: r for r in rows}
+    assert by["p311"].ratio_dlt == 3.0 and by["dlt"].ratio_dlt == 1.0
+    assert by["sling"].skipped == "sling: not installed" and by["sling"].median_wall_s is None
+    assert skipped.ok is False and skipped.skipped
