@@ -14,7 +14,22 @@ from typing import Annotated, Any
 
 import typer
 
-from console_api.cli_common import SETTINGS, JsonOpt, api, console, emit, parse_pairs, read_json_file, show
+from console_api.cli_common import (
+    SETTINGS,
+    AgentForOpt,
+    ConfigOpt,
+    CredentialOpt,
+    JsonOpt,
+    LocationOpt,
+    SecretOpt,
+    WriteOpt,
+    api,
+    connection_body,
+    console,
+    emit,
+    read_json_file,
+    show,
+)
 from console_api.client import ConsoleApiError, ConsoleClient, save_key
 
 keys_app = typer.Typer(help="API keys of your tenant (admin).", no_args_is_help=True)
@@ -109,31 +124,25 @@ def connections_show(connection_id: Annotated[str, typer.Argument()], as_json: J
 def connections_add(
     name: Annotated[str, typer.Argument()],
     kind: Annotated[str, typer.Option(help="postgresql, mysql, mariadb or sqlite")],
-    location: Annotated[str, typer.Option(help="local (reached by an agent) or cloud")],
-    agent: Annotated[str | None, typer.Option(help="Local: the agent (or group) that reaches it")] = None,
-    credential: Annotated[
-        str | None, typer.Option(help="Local: the credential name in the agent's vault")
-    ] = None,
-    config: Annotated[
-        list[str] | None, typer.Option(help="Cloud: key=value, repeatable (no secrets)")
-    ] = None,
-    secret: Annotated[
-        list[str] | None,
-        typer.Option(help="Cloud: the NAME of a secret field; its value is asked for, hidden"),
-    ] = None,
-    write: Annotated[bool, typer.Option(help="Grant write (destinations)")] = False,
+    location: LocationOpt,
+    agent: AgentForOpt = None,
+    credential: CredentialOpt = None,
+    config: ConfigOpt = None,
+    secret: SecretOpt = None,
+    write: WriteOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Add a connection; cloud secrets are prompted for, sent once and never shown again."""
-    body: dict[str, Any] = {"name": name, "kind": kind, "location": location, "write": write}
-    if agent is not None:
-        body["agent"] = agent
-    if credential is not None:
-        body["credential_name"] = credential
-    if config:
-        body["config"] = parse_pairs(config, option="--config")
-    if secret:
-        body["secret"] = {field: getpass.getpass(f"{field}: ") for field in secret}
+    body = connection_body(
+        name=name,
+        location=location,
+        write=write,
+        agent=agent,
+        credential=credential,
+        config=config,
+        secret=secret,
+    )
+    body["kind"] = kind
     with api() as client:
         emit(client.post("/connections", body), columns=CONNECTION_COLUMNS, as_json=as_json)
 

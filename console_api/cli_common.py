@@ -6,6 +6,7 @@ The API URL and key come from ``VSC_API_URL`` / ``VSC_API_KEY``, else from the k
 
 from __future__ import annotations
 
+import getpass
 import json
 import sys
 from collections.abc import Iterator, Sequence
@@ -24,6 +25,14 @@ console = Console(width=None if sys.stdout.isatty() else 160)
 SETTINGS = ConsoleSettings()
 
 JsonOpt = Annotated[bool, typer.Option("--json", help="Print the API's JSON instead of a table.")]
+LocationOpt = Annotated[str, typer.Option(help="local (reached by an agent) or cloud")]
+AgentForOpt = Annotated[
+    str | None, typer.Option("--agent", help="Local: the agent (or group) that reaches it")
+]
+CredentialOpt = Annotated[str | None, typer.Option(help="Local: the credential name in the agent's vault")]
+ConfigOpt = Annotated[list[str] | None, typer.Option(help="key=value of the config, repeatable (no secrets)")]
+SecretOpt = Annotated[list[str] | None, typer.Option(help="Cloud: a secret field's NAME; asked for, hidden")]
+WriteOpt = Annotated[bool, typer.Option(help="Grant write (destinations)")]
 
 
 def _key(home: Path) -> str:
@@ -99,3 +108,29 @@ def show(path: str, *, columns: Sequence[str], as_json: bool, **params: Any) -> 
     """GET ``path`` (with query ``params``) and print it: what every list and show command does."""
     with api() as client:
         emit(client.get(path, **params), columns=columns, as_json=as_json)
+
+
+def connection_body(
+    *,
+    name: str,
+    location: str,
+    write: bool,
+    agent: str | None,
+    credential: str | None,
+    config: Sequence[str] | None,
+    secret: Sequence[str] | None,
+) -> dict[str, Any]:
+    """The body of a new connection (``POST /connections`` or a marketplace install).
+
+    Secret values are asked for without echo, one per named field, and go only into the body.
+    """
+    body: dict[str, Any] = {"name": name, "location": location, "write": write}
+    if agent is not None:
+        body["agent"] = agent
+    if credential is not None:
+        body["credential_name"] = credential
+    if config:
+        body["config"] = parse_pairs(config, option="--config")
+    if secret:
+        body["secret"] = {field: getpass.getpass(f"{field}: ") for field in secret}
+    return body

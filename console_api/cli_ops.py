@@ -5,13 +5,25 @@ Like :mod:`console_api.cli_api`, each command is one or two requests to the cons
 
 from __future__ import annotations
 
-import getpass
 from typing import Annotated, Any
 
 import typer
 
 from console_api.cli_api import resolve_definition
-from console_api.cli_common import JsonOpt, api, console, emit, parse_pairs, show
+from console_api.cli_common import (
+    AgentForOpt,
+    ConfigOpt,
+    CredentialOpt,
+    JsonOpt,
+    LocationOpt,
+    SecretOpt,
+    WriteOpt,
+    api,
+    connection_body,
+    console,
+    emit,
+    show,
+)
 
 marketplace_app = typer.Typer(help="Connector kinds you can install as connections.", no_args_is_help=True)
 schedules_app = typer.Typer(help="Periodic runs of a definition (Temporal Schedules).", no_args_is_help=True)
@@ -53,30 +65,24 @@ def marketplace_show(kind: Annotated[str, typer.Argument()]) -> None:
 def marketplace_install(
     kind: Annotated[str, typer.Argument()],
     name: Annotated[str, typer.Option(help="Name of the new connection")],
-    location: Annotated[str, typer.Option(help="local (reached by an agent) or cloud")],
-    agent: Annotated[str | None, typer.Option(help="Local: the agent (or group) that reaches it")] = None,
-    credential: Annotated[
-        str | None, typer.Option(help="Local: the credential name in the agent's vault")
-    ] = None,
-    config: Annotated[
-        list[str] | None, typer.Option(help="key=value of the kind's config, repeatable")
-    ] = None,
-    secret: Annotated[
-        list[str] | None, typer.Option(help="Cloud: a secret field's NAME; asked for, hidden")
-    ] = None,
-    write: Annotated[bool, typer.Option(help="Grant write (destinations)")] = False,
+    location: LocationOpt,
+    agent: AgentForOpt = None,
+    credential: CredentialOpt = None,
+    config: ConfigOpt = None,
+    secret: SecretOpt = None,
+    write: WriteOpt = False,
     as_json: JsonOpt = False,
 ) -> None:
     """Install KIND as a connection of your tenant; secrets are prompted for and never shown again."""
-    body: dict[str, Any] = {"name": name, "location": location, "write": write}
-    if agent is not None:
-        body["agent"] = agent
-    if credential is not None:
-        body["credential_name"] = credential
-    if config:
-        body["config"] = parse_pairs(config, option="--config")
-    if secret:
-        body["secret"] = {field: getpass.getpass(f"{field}: ") for field in secret}
+    body = connection_body(
+        name=name,
+        location=location,
+        write=write,
+        agent=agent,
+        credential=credential,
+        config=config,
+        secret=secret,
+    )
     with api() as client:
         emit(
             client.post(f"/marketplace/{kind}/install", body),
