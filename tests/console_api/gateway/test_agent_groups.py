@@ -72,7 +72,9 @@ async def running_worker(handle: WorkflowHandle) -> str:
 
 
 async def wait_progress(handle: WorkflowHandle, rows: int, logs: list[Path]) -> None:
-    for _ in range(1200):
+    # By deadline, not by poll count: agent subprocesses start slowly when the 2 cores are loaded.
+    deadline = time.monotonic() + 180
+    while time.monotonic() < deadline:
         if await rows_heartbeated(handle) >= rows:
             return
         await asyncio.sleep(0.05)
