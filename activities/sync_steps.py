@@ -14,7 +14,6 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable, Iterator
-from contextlib import closing
 from dataclasses import dataclass
 from datetime import timedelta
 from typing import Any
@@ -159,39 +158,36 @@ def copy_binary_pages(
     order_by = order_columns(schema, inp.read)
     started = time.monotonic()
     moved = 0
-    # closing(): stopping at a slice limit must wait for the page being read ahead on the source
-    with closing(
-        binary_pages(
-            src,
-            dst,
-            schema=schema,
-            table=inp.destination_table,
-            order_by=order_by,
-            after=progress.after,
-            since=inp.read.since,
-            since_column=inp.read.incremental_column,
-            batch_rows=inp.limits.batch_rows,
+    pages = binary_pages(
+        src,
+        dst,
+        schema=schema,
+        table=inp.destination_table,
+        order_by=order_by,
+        after=progress.after,
+        since=inp.read.since,
+        since_column=inp.read.incremental_column,
+        batch_rows=inp.limits.batch_rows,
+    )
+    for page in pages:
+        moved += page.rows
+        progress = progress.model_copy(
+            update={
+                "rows_read": progress.rows_read + page.rows,
+                "rows_written": progress.rows_written + page.written,
+                "batches": progress.batches + 1,
+                "after": tuple(page.position),
+                "max_cursor": page.position[0] if inp.read.incremental_column else None,
+            }
         )
-    ) as pages:
-        for page in pages:
-            moved += page.rows
-            progress = progress.model_copy(
-                update={
-                    "rows_read": progress.rows_read + page.rows,
-                    "rows_written": progress.rows_written + page.written,
-                    "batches": progress.batches + 1,
-                    "after": tuple(page.position),
-                    "max_cursor": page.position[0] if inp.read.incremental_column else None,
-                }
-            )
-            # The page is committed: a retry resumes after it.
-            activity.heartbeat(progress)
-            if (
-                activity.is_cancelled()
-                or moved >= inp.limits.max_rows
-                or time.monotonic() - started > inp.limits.max_seconds
-            ):
-                return progress
+        # The page is committed: a retry resumes after it.
+        activity.heartbeat(progress)
+        if (
+            activity.is_cancelled()
+            or moved >= inp.limits.max_rows
+            or time.monotonic() - started > inp.limits.max_seconds
+        ):
+            return progress
     return progress.model_copy(update={"done": True})
 
 

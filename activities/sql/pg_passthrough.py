@@ -5,18 +5,14 @@ on both sides, a page of rows never needs to become Arrow or Python values: the 
 ``COPY (page) TO STDOUT (FORMAT binary)`` is written unchanged into the destination's staging
 table and upserted from there. Only the page's last key is decoded, for the resume position.
 The page and its last key are read in one repeatable-read snapshot, so they always agree.
-The next page is read ahead on a helper thread (``activities.prefetch``) while the current one is
-upserted, so the source and destination backends work at the same time instead of taking turns;
-a page is still reported only after its upsert committed.
 """
 
 from __future__ import annotations
 
-from collections.abc import Generator, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-from activities.prefetch import prefetch
 from activities.sql.connector import SqlConnector
 from activities.sql.postgres import PostgresConnector
 from activities.sql.values import to_json_value
@@ -81,52 +77,10 @@ def binary_pages(
     since: Any | None,
     since_column: str | None,
     batch_rows: int,
-) -> Generator[Page, None, None]:
-    """Move ``schema``'s rows page by page in keyset order, each page upserted in one transaction.
-
-    Close the generator when stopping early (``contextlib.closing``): that stops the read-ahead
-    thread, which uses the source connection, before the caller closes it.
-    """
-    key = list(schema.primary_key)
-    reads = prefetch(
-        _read_pages(
-            source,
-            schema=schema,
-            order_by=order_by,
-            after=after,
-            since=since,
-            since_column=since_column,
-            batch_rows=batch_rows,
-        ),
-        name="vsc-pg-read-ahead",
-    )
-    try:
-        for data, rows, position in reads:
-
-            def fill(copy: Any, payload: bytes = data) -> None:
-                copy.write(payload)
-
-            with destination._errors(table):
-                written = destination._stage_and_upsert(
-                    schema=schema, table=table, key=key, fill=fill, options=" (FORMAT binary)"
-                )
-            yield Page(rows=rows, written=written, position=position)
-    finally:
-        reads.close()
-
-
-def _read_pages(
-    source: PostgresConnector,
-    *,
-    schema: TableSchema,
-    order_by: Sequence[str],
-    after: Sequence[Any] | None,
-    since: Any | None,
-    since_column: str | None,
-    batch_rows: int,
-) -> Iterator[tuple[bytes, int, list[Any]]]:
-    """Each page's binary COPY bytes, row count and JSON position after it, in keyset order."""
+) -> Iterator[Page]:
+    """Move ``schema``'s rows page by page in keyset order, each page upserted in one transaction."""
     types = {c.name: c.type for c in schema.columns}
+    key = list(schema.primary_key)
     position = list(after) if after is not None else None
     with_since = since_column if since is not None else None
     while True:
@@ -138,8 +92,16 @@ def _read_pages(
             data, rows, last = _read_page(source, page_sql, params, order_by)
         if rows == 0:
             return
+
+        def fill(copy: Any, payload: bytes = data) -> None:
+            copy.write(payload)
+
+        with destination._errors(table):
+            written = destination._stage_and_upsert(
+                schema=schema, table=table, key=key, fill=fill, options=" (FORMAT binary)"
+            )
         position = [to_json_value(types[name], value) for name, value in zip(order_by, last, strict=True)]
-        yield data, rows, position
+        yield Page(rows=rows, written=written, position=position)
         if rows < batch_rows:
             return
 

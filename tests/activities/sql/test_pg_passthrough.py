@@ -2,9 +2,7 @@
 
 from __future__ import annotations
 
-import threading
 from collections.abc import Callable
-from contextlib import closing
 
 import psycopg
 
@@ -54,30 +52,3 @@ def test_binary_pages_are_refused_when_storage_types_differ(pg_database: Callabl
         assert not can_pass_through(src, dst, schema=vans, table="vans")  # columns missing / other types
         query = src.define_query("recent", "SELECT * FROM vans", key=["van_id"])
         assert not can_pass_through(src, dst, schema=query, table="vans")
-
-
-def test_stopping_early_ends_the_read_ahead_and_commits_only_the_pages_reported(
-    pg_database: Callable[[str], str],
-) -> None:
-    src_url, dst_url = pg_database("src"), pg_database("dst")
-    create_and_load(src_url, scale=0.01)
-    src = open_connector(ConnectionProfile(name="src", kind="postgresql", url=src_url))
-    dst = open_connector(ConnectionProfile(name="dst", kind="postgresql", url=dst_url, write=True))
-    with src, dst:
-        schema = src.table_schema("order_lines")
-        dst.ensure_table(schema)
-        common = {"schema": schema, "table": "order_lines", "order_by": list(schema.primary_key)}
-        with closing(
-            binary_pages(src, dst, after=None, since=None, since_column=None, batch_rows=300, **common)
-        ) as pages:
-            first = next(pages)  # the second page is being read ahead meanwhile
-        assert not [t for t in threading.enumerate() if t.name == "vsc-pg-read-ahead"]
-        total = src.fingerprint(schema).rows  # the source connection is free again
-        assert dst.fingerprint(schema).rows == first.rows == 300 < total
-        rest = list(
-            binary_pages(
-                src, dst, after=first.position, since=None, since_column=None, batch_rows=300, **common
-            )
-        )
-        assert sum(p.written for p in rest) == total - 300
-        assert dst.fingerprint(schema) == src.fingerprint(schema)
