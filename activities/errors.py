@@ -197,3 +197,42 @@ class SecretStoreUnavailableError(VscError, Transient):
 
 class PayloadRefusedError(VscError, Terminal):
     """An encrypted Temporal payload was refused: another tenant's, altered, or malformed; never decrypted."""
+
+
+# --- Mode 2: user APIs through generated, sandboxed SDKs -------------------------------------
+
+
+class SpecInvalidError(InvalidInputError):
+    """An OpenAPI document was refused; ``pointer`` is the JSON pointer of the offending part.
+
+    Covers malformed, hostile (external references, recursion, alias bombs, over-size or
+    over-deep documents) and unsupported (Swagger 2.0) input alike: the message says which.
+    """
+
+
+class SpecUnreachableError(VscError, Transient):
+    """A spec URL could not be fetched (refused, timed out, not HTTP 200, not a document)."""
+
+
+class SdkBuildError(VscError, Terminal):
+    """Rendering or compiling a generated SDK failed; nothing was published."""
+
+
+class EgressDeniedError(VscError, Terminal):
+    """The host refused a guest's request: the URL is outside the API's allow-list or method not granted."""
+
+
+class SandboxLimitError(VscError, Terminal):
+    """Guest code hit its time, memory or response-size limit and was stopped."""
+
+
+class ApiCallError(VscError, Terminal):
+    """A user API answered with a client error, a non-JSON body where JSON was promised, or garbage."""
+
+
+class ApiUnavailableError(VscError, Transient):
+    """A user API answered 5xx or 429, or could not be reached; the call may succeed later."""
+
+
+class ApiNotFoundError(VscError, Terminal):
+    """No such registered API (or SDK version) for this tenant."""

