@@ -109,14 +109,14 @@ def test_hostile_spec_is_refused_or_described_safely(path: Path) -> None:
         assert_safe_description(desc)
 
 
-def _bounded(data: bytes, *, limits: SpecLimits = SpecLimits()) -> SpecInvalidError:
+def _bounded(data: bytes, *, limits: SpecLimits | None = None) -> SpecInvalidError:
     """Load ``data`` expecting a refusal; assert time, traced memory and no I/O."""
     tracemalloc.start()
     started = time.monotonic()
     try:
         with no_io() as calls:
             with pytest.raises(SpecInvalidError) as info:
-                load_spec(data, limits=limits)
+                load_spec(data, limits=limits or SpecLimits())
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
