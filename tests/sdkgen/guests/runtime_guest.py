@@ -43,10 +43,17 @@ class WitWorld(wit_world.WitWorld):
             query = args.get("query", "")
             url = req["base_url"].rstrip("/") + args.get("path", "/") + (("?" + query) if query else "")
             return _decode(_send(args.get("method", "GET"), url, args.get("headers", [])))
+        if operation == "list":
+            from urllib.parse import urlencode
+
+            query = {k: v for k, v in args.items() if not k.startswith("_")}
+            url = req["base_url"].rstrip("/") + args.get("_path", "/") + "?" + urlencode(query)
+            return _decode(_send("GET", url, [("accept", "application/json")]))
+        if operation == "alloc":
+            block = bytearray(int(args["mib"]) << 20)
+            return json.dumps({"status": 200, "headers": {}, "body": len(block), "text": None})
         if operation == "raw":
-            return _decode(
-                _send(args["method"], args["url"], args.get("headers", []), args.get("body"))
-            )
+            return _decode(_send(args["method"], args["url"], args.get("headers", []), args.get("body")))
         if operation == "swallow":
             try:
                 _send(args.get("method", "GET"), args["url"])
@@ -85,6 +92,10 @@ class WitWorld(wit_world.WitWorld):
 
     def describe(self):
         return json.dumps(
-            {"title": "runtime test guest", "version": "1", "spec_sha256": "0" * 64,
-             "operations": ["get", "raw", "swallow", "multi", "loop", "grow", "file", "socket"]}
+            {
+                "title": "runtime test guest",
+                "version": "1",
+                "spec_sha256": "0" * 64,
+                "operations": ["get", "raw", "swallow", "multi", "loop", "grow", "file", "socket"],
+            }
         )
