@@ -64,7 +64,14 @@ def guest_component() -> bytes:
 
 @pytest.fixture(scope="session")
 def guest_precompiled(guest_component: bytes) -> bytes:
-    return bytes(Component(engine(), guest_component).serialize())
+    """The precompiled copy, cached on disk next to the component (keyed by its sha256 and ENGINE_KEY)."""
+    key = hashlib.sha256(guest_component).hexdigest()[:20]
+    out = Path(tempfile.gettempdir()) / "vsc-sdkgen-runtime-tests" / f"guest-{key}-{ENGINE_KEY}.cwasm"
+    if not out.exists():
+        tmp = out.with_suffix(".tmp")
+        tmp.write_bytes(bytes(Component(engine(), guest_component).serialize()))
+        tmp.rename(out)
+    return out.read_bytes()
 
 
 class FakeResolver:
