@@ -22,6 +22,7 @@ class ApiState:
         self.revoked: set[str] = set()
         self.tokens: list[str] = []
         self.requests = 0
+        self.refuse_all = False
 
 
 def make_api(state: ApiState) -> FastAPI:
@@ -103,7 +104,12 @@ def make_api(state: ApiState) -> FastAPI:
     def protected(request: Request) -> Response:
         auth = request.headers.get("authorization", "")
         value = auth.removeprefix("Bearer ")
-        if not auth.startswith("Bearer ") or value not in state.tokens or value in state.revoked:
+        if (
+            state.refuse_all
+            or not auth.startswith("Bearer ")
+            or value not in state.tokens
+            or value in state.revoked
+        ):
             return JSONResponse({"error": "unauthorized"}, status_code=401)
         return JSONResponse({"ok": True, "token": value})
 
