@@ -74,6 +74,9 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
     )
     parser.add_argument("--wasm-calls", type=int, help="wasm: SDK calls to time (default 1000)")
     parser.add_argument(
+        "--wasm-build-cache", type=Path, help="wasm: reuse this SDK build cache (default: a real build)"
+    )
+    parser.add_argument(
         "--idle-agents", type=int, help="tunnel: idle agent sessions for memory (default 200)"
     )
     parser.add_argument("--results-dir", type=Path, default=RESULTS)
@@ -97,6 +100,7 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
         activities=args.activities if args.activities is not None else (20 if args.smoke else 300),
         idle_agents=args.idle_agents if args.idle_agents is not None else (20 if args.smoke else 200),
         wasm_calls=args.wasm_calls if args.wasm_calls is not None else (50 if args.smoke else 1000),
+        wasm_build_cache=args.wasm_build_cache,
         results_dir=args.results_dir,
         temporal=args.temporal,
     )
@@ -126,7 +130,9 @@ async def wasm_group(options: BenchOptions, *, out: Console, log: Console, bench
     """Time generated-SDK calls against direct httpx, a cold load and a build; False if it failed."""
     log.log(f"wasm: {options.wasm_calls} SDK calls against direct httpx, cold loads, one build")
     try:
-        report = await asyncio.to_thread(run_wasm_bench, calls=options.wasm_calls)
+        report = await asyncio.to_thread(
+            run_wasm_bench, calls=options.wasm_calls, build_cache=options.wasm_build_cache
+        )
     except Exception as exc:  # a failed group is a result: the other groups' tables still print
         log.log(f"wasm group FAILED: {type(exc).__name__}: {exc}")
         return False

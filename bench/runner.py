@@ -52,6 +52,7 @@ class BenchOptions(BaseModel):
     activities: int = 300
     idle_agents: int = 200
     wasm_calls: int = 1000
+    wasm_build_cache: Path | None = None
     results_dir: Path
     temporal: Path
 

@@ -9,6 +9,7 @@ import json
 import os
 import subprocess
 import sys
+import tempfile
 from pathlib import Path
 
 from bench.run import SYSTEMS
@@ -25,7 +26,17 @@ LABELS = (
 
 def test_smoke_bench_copies_every_table_with_every_system_and_hashes_match(tmp_path: Path) -> None:
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.run", "--smoke", "--results-dir", str(tmp_path)],
+        [
+            sys.executable,
+            "-m",
+            "bench.run",
+            "--smoke",
+            "--results-dir",
+            str(tmp_path),
+            # the SDK build is timed by `make bench`; here the tests' build cache spares ~10 s
+            "--wasm-build-cache",
+            str(Path(tempfile.gettempdir()) / "vsc-sdk-build-cache"),
+        ],
         cwd=ROOT,
         env={**os.environ, "PYTHONPATH": str(ROOT), "COLUMNS": "200"},
         capture_output=True,
@@ -69,3 +80,9 @@ def test_smoke_bench_copies_every_table_with_every_system_and_hashes_match(tmp_p
     for measure in ("sequential activity round trip (20 x 2)", "unary GetSystemInfo"):
         assert table.count(measure) == 2, f"{measure!r} missing from the tunnel table:\n{table}"
     assert "MiB per agent" in table
+    [wasm_json] = tmp_path.glob("*-wasm.json")
+    wasm = json.loads(wasm_json.read_text())
+    assert wasm["calls"] == 50 and wasm["wasm_p50_ms"] > 0 and wasm["direct_p50_ms"] > 0, wasm
+    assert wasm["cold_load_ms"] > 0 and wasm["component_mb"] > 1, wasm
+    for measure in ("SDK call p50 (50 calls)", "cold load of a cached SDK", "build one SDK"):
+        assert measure in table, f"{measure!r} missing from the wasm table:\n{table}"
