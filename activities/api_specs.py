@@ -2,15 +2,15 @@
 
 Used by the console for internet APIs and, as the :data:`workflows.fetch_spec.FETCH_SPEC`
 activity, by the agent for local ones (the console cannot reach the customer network). Where a
-URL may point is the caller's ``check``: the console passes the runtime's egress policy, the
-agent accepts its own network.
+URL may connect is the caller's ``transport``: the console passes one guarded by the runtime's
+egress policy, the agent reaches its own network.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
 
@@ -19,9 +19,6 @@ from temporalio import activity
 
 from activities.errors import EgressDeniedError, SpecUnreachableError, activity_errors
 from workflows.fetch_spec import FETCH_SPEC, FetchSpecInput, FetchSpecResult
-
-UrlCheck = Callable[[str], None]
-"""Raises :class:`EgressDeniedError` for a URL that must not be fetched; called before any connect."""
 
 _HTTPX_EXC_MAP: tuple[tuple[type[Exception], str], ...] = (
     (httpx.TimeoutException, "timed out"),
@@ -61,20 +58,21 @@ def _origin(url: str) -> str:
     return f"{parts.scheme}://{parts.netloc.rpartition('@')[2]}"
 
 
-def fetch_document(url: str, *, max_bytes: int, timeout_seconds: float, check: UrlCheck = http_only) -> bytes:
+def fetch_document(
+    url: str, *, max_bytes: int, timeout_seconds: float, transport: httpx.BaseTransport | None = None
+) -> bytes:
     """GET ``url`` and return its body, at most ``max_bytes``; redirects are not followed.
 
     Raises:
-        EgressDeniedError: ``check`` refused the URL (nothing was sent).
+        EgressDeniedError: Not an http(s) URL, or ``transport`` refused to connect (nothing was sent).
         SpecUnreachableError: Refused, timed out, not 200, or larger than ``max_bytes``.
     """
     http_only(url)
-    check(url)
     origin = _origin(url)
-    with (
-        _map_httpx(url),
-        httpx.Client(timeout=timeout_seconds, follow_redirects=False, trust_env=False) as http,
-    ):
+    client = httpx.Client(
+        timeout=timeout_seconds, follow_redirects=False, trust_env=False, transport=transport
+    )
+    with _map_httpx(url), client as http:
         with http.stream("GET", url, headers={"Accept": "application/json, application/yaml"}) as response:
             if response.status_code != 200:
                 raise SpecUnreachableError(

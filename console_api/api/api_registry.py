@@ -191,7 +191,13 @@ async def fetch_spec_url(
             not answer in time.
     """
     if accessibility != Accessibility.LOCAL:
-        return await asyncio.to_thread(fetch_internet_spec, url, settings=ctx.settings)
+        return await asyncio.to_thread(
+            fetch_internet_spec,
+            url,
+            settings=ctx.settings,
+            resolver=ctx.spec_resolver,
+            dial_guard=ctx.spec_dial_guard,
+        )
     assert agent is not None
     settings = ctx.settings
     with tenant_session(ctx.engine, tenant) as session:
@@ -220,9 +226,9 @@ async def fetch_spec_url(
     except TimeoutError:
         raise HTTPException(503, f"agent {agent!r} did not return the spec in time; retry later") from None
     except WorkflowFailureError as exc:
-        cause = exc.cause
+        cause: BaseException | None = exc.cause
         while cause is not None and not isinstance(cause, ApplicationError):
-            cause = cause.cause
+            cause = cause.__cause__
         if isinstance(cause, ApplicationError) and cause.type == "EgressDeniedError":
             raise EgressDeniedError(cause.message) from None
         message = cause.message if isinstance(cause, ApplicationError) else "the agent could not fetch it"

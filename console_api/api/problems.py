@@ -136,7 +136,8 @@ def _vsc(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VscError)
     for source, status in VSC_ERROR_STATUS:
         if isinstance(exc, source):
-            if status >= 500:
+            # An unreachable spec URL is the caller's upstream: its origin and reason help (no secret).
+            if status >= 500 and source is not SpecUnreachableError:
                 _LOG.error("request failed: %s", exc.message)
                 detail = SERVER_ERROR_DETAIL.get(
                     source, "the server could not complete the request; retry later"

@@ -6,24 +6,25 @@ policy goes through this module, so the routes never depend on their signatures 
 
 from __future__ import annotations
 
-import ipaddress
-import socket
+import ssl
 from typing import Any
 from urllib.parse import urlsplit
 
-from sdkgen.build import SdkArtifacts, publish_sdk
-from sdkgen.diff import ApiDiff, diff_apis, render_report
-from sdkgen.operations import describe
-from sdkgen.spec import load_spec
+import httpcore
+import httpx
 
 from activities.api_specs import fetch_document
 from activities.artifacts import ArtifactRegistry
 from activities.errors import EgressDeniedError
 from console_api.api.settings import ApiSettings
+from sdkgen.build import SdkArtifacts, publish_sdk
 from sdkgen.model import ApiDescription
+from sdkgen.operations import describe
+from sdkgen.runtime import ConnectStats, DialGuard, EgressPolicy, Resolver, origin_of, system_resolver
+from sdkgen.runtime._egress import GuardedBackend
+from sdkgen.spec import load_spec
 
 __all__ = [
-    "ApiDiff",
     "SdkArtifacts",
     "describe_spec",
     "publish",
@@ -57,71 +58,80 @@ def publish(
     )
 
 
-def compare(old: ApiDescription, new: ApiDescription) -> ApiDiff:
-    """The changes from ``old`` to ``new``, each classified breaking or not."""
+def compare(old: ApiDescription, new: ApiDescription) -> Any:
+    """The changes from ``old`` to ``new`` (an ``sdkgen.diff.ApiDiff``), each classified breaking or not."""
+    # Imported on use: the diff is the one sdkgen part the registration path does not need.
+    from sdkgen.diff import diff_apis
+
     return diff_apis(old, new)
 
 
-def diff_changes(diff: ApiDiff) -> list[dict[str, Any]]:
+def diff_changes(diff: Any) -> list[dict[str, Any]]:
     """The changes as JSON objects, breaking ones first (stable within each group)."""
     changes = [change.model_dump(mode="json") for change in diff.changes]
     return sorted(changes, key=lambda change: not change.get("breaking", False))
 
 
-def report(diff: ApiDiff) -> str:
+def report(diff: Any) -> str:
     """The human-readable diff report (what ``vsc api diff`` prints)."""
-    return render_report(diff)
+    from sdkgen.diff import render_report
+
+    return str(render_report(diff))
 
 
-def _origin(url: str) -> str:
-    parts = urlsplit(url)
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return f"{parts.scheme}://{(parts.hostname or '').lower()}:{port}"
+def _guarded_transport(
+    url: str, *, allowed_origins: list[str], resolver: Resolver, dial_guard: DialGuard | None
+) -> httpx.HTTPTransport:
+    """A transport that may connect only to ``url``'s origin, and to private space only if allowed.
 
-
-def _normalised(origin: str) -> str:
-    return _origin(origin if "://" in origin else f"http://{origin}")
-
-
-def public_only(*, allowed_origins: list[str]) -> Any:
-    """A URL check: the host must resolve only to global addresses, unless its origin is allowed.
-
-    Resolution happens before any connect, so a private, loopback, link-local (metadata) or
-    reserved target is refused without a packet sent to it.
+    The runtime's egress policy: the URL is checked before anything is sent, the host is
+    resolved once and every address checked, and the checked address is dialled (no rebinding).
     """
-    allowed = {_normalised(o) for o in allowed_origins}
-
-    def check(url: str) -> None:
-        if _origin(url) in allowed:
-            return
-        host = urlsplit(url).hostname or ""
-        try:
-            infos = socket.getaddrinfo(host, None, type=socket.SOCK_STREAM)
-        except (OSError, UnicodeError):
-            raise EgressDeniedError(f"the spec host {host!r} does not resolve") from None
-        for info in infos:
-            address = ipaddress.ip_address(str(info[4][0]).split("%")[0])
-            mapped = getattr(address, "ipv4_mapped", None)
-            if not (mapped or address).is_global:
-                raise EgressDeniedError(
-                    f"the spec host {host!r} is a private or reserved address; the console fetches "
-                    "only public URLs (register a local API with accessibility `local` so its agent "
-                    "fetches it, or ask the operator to allow the origin)"
-                )
-
-    return check
+    try:
+        allowed = {origin_of(o) for o in allowed_origins}
+        private = [url] if origin_of(url) in allowed else []
+        policy = EgressPolicy.for_origins([url], private=private)
+        policy.check_url(url)
+    except EgressDeniedError as exc:
+        raise _denied(url, exc) from None
+    tls = ssl.create_default_context()
+    transport = httpx.HTTPTransport(verify=tls, trust_env=False)
+    backend = GuardedBackend(policy=policy, resolver=resolver, dial_guard=dial_guard, stats=ConnectStats())
+    # The runtime's own clients are built the same way (sdkgen/runtime/_http.py).
+    transport._pool = httpcore.ConnectionPool(ssl_context=tls, network_backend=backend)
+    return transport
 
 
-def fetch_internet_spec(url: str, *, settings: ApiSettings) -> bytes:
-    """Fetch an internet API's spec from the console itself, under the egress policy.
+def _denied(url: str, exc: EgressDeniedError) -> EgressDeniedError:
+    return EgressDeniedError(
+        f"the console may not fetch {urlsplit(url).hostname!r}: {exc.message}; the spec of a local API "
+        "is fetched by its agent (accessibility `local`), or the operator allows the origin"
+    )
+
+
+def fetch_internet_spec(
+    url: str,
+    *,
+    settings: ApiSettings,
+    resolver: Resolver = system_resolver,
+    dial_guard: DialGuard | None = None,
+) -> bytes:
+    """Fetch an internet API's spec from the console itself, under the runtime's egress policy.
 
     Raises:
-        EgressDeniedError: The URL points at a private or reserved address (nothing was sent).
+        EgressDeniedError: The URL is or resolves to a private, link-local or reserved address
+            (nothing was sent to it).
         SpecUnreachableError: Refused, timed out, not 200, or too large.
     """
-    return fetch_document(
-        url,
-        max_bytes=settings.spec_max_bytes,
-        timeout_seconds=settings.spec_fetch_timeout_seconds,
-        check=public_only(allowed_origins=settings.spec_fetch_allowed_origins),
+    transport = _guarded_transport(
+        url, allowed_origins=settings.spec_fetch_allowed_origins, resolver=resolver, dial_guard=dial_guard
     )
+    try:
+        return fetch_document(
+            url,
+            max_bytes=settings.spec_max_bytes,
+            timeout_seconds=settings.spec_fetch_timeout_seconds,
+            transport=transport,
+        )
+    except EgressDeniedError as exc:
+        raise _denied(url, exc) from None

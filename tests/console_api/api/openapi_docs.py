@@ -53,7 +53,9 @@ BASE: dict[str, Any] = {
         "/orders/{order_id}": {
             "get": {
                 "operationId": "getOrder",
-                "parameters": [{"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}}],
+                "parameters": [
+                    {"name": "order_id", "in": "path", "required": True, "schema": {"type": "string"}}
+                ],
                 "responses": {
                     "200": {"description": "ok", "content": {"application/json": {"schema": _order_schema()}}}
                 },
@@ -69,7 +71,9 @@ def _v2() -> dict[str, Any]:
     doc["paths"]["/customers"] = {
         "get": {
             "operationId": "listCustomers",
-            "responses": {"200": {"description": "ok", "content": {"application/json": {"schema": {"type": "array"}}}}},
+            "responses": {
+                "200": {"description": "ok", "content": {"application/json": {"schema": {"type": "array"}}}}
+            },
         }
     }
     return doc
