@@ -13,11 +13,13 @@ from pathlib import Path
 
 from fastapi import FastAPI
 from fastapi.responses import PlainTextResponse
+from temporalio.testing import WorkflowEnvironment
 
 from activities.metadata import AuditWriter, WorkflowDefinition, tenant_session
 from tests.console_api.served import serve
+from tests.workflows.test_fetch_spec import fetch_workers
 
-from .conftest import Api, MakeApi
+from .conftest import Api, MakeApi, come_online, enroll
 from .openapi_docs import CANARY, HOSTILE, V1, V2_YAML, V3_BREAKING, api_body
 
 
@@ -280,3 +282,23 @@ async def test_api_routes_other_tenant_404(api: Api) -> None:
         assert r.status_code == 404, (method, path, r.text)
     assert (await api.call("GET", "/apis")).json()["count"] == 0
     assert (await api.call("GET", "/apis/orders", api.other)).status_code == 200
+
+
+async def test_create_local_api_spec_fetched_by_agent(make_api: MakeApi, env: WorkflowEnvironment) -> None:
+    api = await make_api(temporal=env.client)
+    enroll(api.engine, api.admin.tenant)
+    come_online(api.engine, api.admin.tenant)
+    calls: list[str] = []
+    with serve(spec_server(calls)) as origin:
+        async with fetch_workers(env.client, api.admin.tenant):
+            # Loopback is the agent's own network: no operator allow-list is involved.
+            body = api_body(
+                spec=None, spec_url=f"{origin}/openapi.json", accessibility="local", agent="edge-1"
+            )
+            made = await register(api, body)
+            assert made["accessibility"] == "local" and made["agent"] == "edge-1"
+            assert made["operations_count"] == 3
+            gone = f"http://127.0.0.1:{closed_port()}/openapi.json"
+            r = await api.call("POST", "/apis", json={**body, "name": "gone", "spec_url": gone})
+    assert calls == ["GET"]
+    assert r.status_code == 502 and "agent 'edge-1'" in r.json()["detail"], r.text
