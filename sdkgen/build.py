@@ -146,7 +146,7 @@ def precompile(component: bytes) -> bytes:
         SdkBuildError: wasmtime refused the component.
     """
     try:
-        return Component(engine(), component).serialize()
+        return bytes(Component(engine(), component).serialize())
     except wasmtime.WasmtimeError as exc:
         raise SdkBuildError(f"wasmtime refused the component: {exc}") from None
 
