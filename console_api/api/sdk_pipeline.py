@@ -7,11 +7,11 @@ policy goes through this module, so the routes never depend on their signatures 
 from __future__ import annotations
 
 import ssl
-from typing import Any
 from urllib.parse import urlsplit
 
 import httpcore
 import httpx
+from sdkgen.diff import ApiChange, ApiDiff, diff_apis, render_report
 
 from activities.api_specs import fetch_document
 from activities.artifacts import ArtifactRegistry
@@ -25,6 +25,8 @@ from sdkgen.runtime._egress import GuardedBackend
 from sdkgen.spec import load_spec
 
 __all__ = [
+    "ApiChange",
+    "ApiDiff",
     "SdkArtifacts",
     "describe_spec",
     "publish",
@@ -58,25 +60,19 @@ def publish(
     )
 
 
-def compare(old: ApiDescription, new: ApiDescription) -> Any:
-    """The changes from ``old`` to ``new`` (an ``sdkgen.diff.ApiDiff``), each classified breaking or not."""
-    # Imported on use: the diff is the one sdkgen part the registration path does not need.
-    from sdkgen.diff import diff_apis
-
+def compare(old: ApiDescription, new: ApiDescription) -> ApiDiff:
+    """The changes from ``old`` to ``new``, each classified breaking or not."""
     return diff_apis(old, new)
 
 
-def diff_changes(diff: Any) -> list[dict[str, Any]]:
-    """The changes as JSON objects, breaking ones first (stable within each group)."""
-    changes = [change.model_dump(mode="json") for change in diff.changes]
-    return sorted(changes, key=lambda change: not change.get("breaking", False))
+def diff_changes(diff: ApiDiff) -> list[ApiChange]:
+    """The changes, breaking ones first (stable within each group)."""
+    return sorted(diff.changes, key=lambda change: not change.breaking)
 
 
-def report(diff: Any) -> str:
+def report(diff: ApiDiff) -> str:
     """The human-readable diff report (what ``vsc api diff`` prints)."""
-    from sdkgen.diff import render_report
-
-    return str(render_report(diff))
+    return render_report(diff)
 
 
 def _guarded_transport(

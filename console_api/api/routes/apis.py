@@ -194,7 +194,7 @@ def _diff(api: Api, old: ApiVersion, new: ApiVersion, session: TenantSession) ->
         api=api.name,
         from_version=old.version,
         to_version=new.version,
-        breaking=any(c.get("breaking", False) for c in changes),
+        breaking=any(c.breaking for c in changes),
         changes=changes,
         report=report(diff),
         affected_definitions=definitions_using(session, api.name),
@@ -242,8 +242,11 @@ def _add_version(
     current = next(v for v in versions if v.version == api.current_version)
     row = _version_row(api.id, versions[-1].version + 1, desc, artifacts)
     changes = diff_changes(compare(description_of(current), desc))
-    row.breaking = any(c.get("breaking", False) for c in changes)
-    row.diff_summary = {"from_version": current.version, "changes": changes}
+    row.breaking = any(c.breaking for c in changes)
+    row.diff_summary = {
+        "from_version": current.version,
+        "changes": [c.model_dump(mode="json") for c in changes],
+    }
     session.add(row)
     status: RefreshStatus = "held" if row.breaking and not accept else "published"
     if status == "published":

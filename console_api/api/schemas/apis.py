@@ -7,6 +7,7 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
+from sdkgen.diff import ApiChange
 
 from console_api.api.schemas._common import ConnectorId, Moment, Name, Page, Request
 from sdkgen.model import Accessibility, ApiAuth, BasicAuth, NoAuth
@@ -184,7 +185,7 @@ class ApiDiffPublic(BaseModel):
     from_version: int
     to_version: int
     breaking: bool
-    changes: list[dict[str, Any]]
+    changes: list[ApiChange]
     report: str
     affected_definitions: list[AffectedDefinition]
 
