@@ -29,6 +29,8 @@ API_COLUMNS = (
 )
 VERSION_COLUMNS = ("version", "spec_sha256", "operations_count", "refused_count", "breaking", "current")
 OPERATION_COLUMNS = ("op_id", "method", "path", "read_only", "writable", "summary")
+BUILD_TIMEOUT_S = 600.0
+"""Per request that may compile an SDK (tens of seconds on a busy machine)."""
 HELD_EXIT = 3
 """Exit code of a refresh whose new version breaks callers and was not made current."""
 _AUTH_KINDS = {
@@ -137,7 +139,7 @@ def api_add(
     secret = _secret(auth, secret_env)
     if secret is not None:
         body["secret"] = secret
-    with api() as client:
+    with api(timeout=BUILD_TIMEOUT_S) as client:
         made = client.post("/apis", body)
     if as_json:
         emit(made, columns=(), as_json=True)
@@ -202,7 +204,7 @@ def api_refresh(
     body: dict[str, Any] = {"accept_breaking": accept_breaking}
     if spec is not None:
         body["spec"] = spec.read_text()
-    with api() as client:
+    with api(timeout=BUILD_TIMEOUT_S) as client:
         result = client.post(f"/apis/{name}/refresh", body)
     if as_json:
         emit(result, columns=(), as_json=True)

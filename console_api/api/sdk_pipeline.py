@@ -11,13 +11,13 @@ from urllib.parse import urlsplit
 
 import httpcore
 import httpx
-from sdkgen.diff import ApiChange, ApiDiff, diff_apis, render_report
 
 from activities.api_specs import fetch_document
 from activities.artifacts import ArtifactRegistry
 from activities.errors import EgressDeniedError
 from console_api.api.settings import ApiSettings
 from sdkgen.build import SdkArtifacts, publish_sdk
+from sdkgen.diff import ApiChange, ApiDiff, diff_apis, render_report
 from sdkgen.model import ApiDescription
 from sdkgen.operations import describe
 from sdkgen.runtime import ConnectStats, DialGuard, EgressPolicy, Resolver, origin_of, system_resolver

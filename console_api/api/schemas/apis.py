@@ -7,9 +7,9 @@ from typing import Annotated, Any, Literal
 from urllib.parse import urlsplit
 
 from pydantic import AfterValidator, BaseModel, Field, SecretStr, model_validator
-from sdkgen.diff import ApiChange
 
 from console_api.api.schemas._common import ConnectorId, Moment, Name, Page, Request
+from sdkgen.diff import ApiChange
 from sdkgen.model import Accessibility, ApiAuth, BasicAuth, NoAuth
 
 MAX_SPEC_CHARS = 1_000_000
