@@ -49,9 +49,12 @@ def _key(home: Path) -> str:
 
 
 @contextmanager
-def api(home: Path | None = None) -> Iterator[ConsoleClient]:
-    """A client of the console API; an API error ends the command with its detail and exit code 1."""
-    with ConsoleClient(base_url=SETTINGS.api_url, key=_key(home or SETTINGS.home)) as client:
+def api(home: Path | None = None, *, timeout: float = 30.0) -> Iterator[ConsoleClient]:
+    """A client of the console API; an API error ends the command with its detail and exit code 1.
+
+    ``timeout`` is per request: longer for requests that build an SDK (``vsc api add``).
+    """
+    with ConsoleClient(base_url=SETTINGS.api_url, key=_key(home or SETTINGS.home), timeout=timeout) as client:
         try:
             yield client
         except ConsoleApiError as exc:

@@ -23,6 +23,7 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.worker import Worker
 
+from activities.api_specs import fetch_spec
 from activities.buffer import BufferStore
 from activities.connections import ConnectionRegistry, registry_loader
 from activities.crypto import Keyring
@@ -169,7 +170,7 @@ def build_worker(
     *,
     registry: RegistrySource | None = None,
 ) -> Worker:
-    """The agent worker with its activities; it registers no workflows.
+    """The agent worker with its activities (syncs, and fetching local spec URLs); it registers no workflows.
 
     ``registry`` defaults to the JSON file of ``settings.connections_file``.
     """
@@ -177,7 +178,8 @@ def build_worker(
     return Worker(
         client,
         task_queue=_task_queue(client, settings),
-        activities=steps.all(),
+        # fetch_spec: the console has the agent read spec URLs of local-only APIs.
+        activities=[*steps.all(), fetch_spec],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,

@@ -1,10 +1,11 @@
 """Every workflow type the workers register; the replay suite checks each has histories."""
 
 from workflows.cloud_to_local import CloudToLocalSync
+from workflows.fetch_spec import FetchSpecWorkflow
 from workflows.local_to_cloud import LocalToCloudSync
 from workflows.local_to_local import LocalToLocalSync
 
-ALL_WORKFLOWS: list[type] = [LocalToLocalSync, LocalToCloudSync, CloudToLocalSync]
+ALL_WORKFLOWS: list[type] = [LocalToLocalSync, LocalToCloudSync, CloudToLocalSync, FetchSpecWorkflow]
 
 WORKFLOW_BY_PATTERN: dict[str, type] = {
     "3.1.1": LocalToLocalSync,

@@ -109,7 +109,10 @@ CATALOG: tuple[ConnectorKind, ...] = (
         accessibility="both",
         config_model=RestOpenApiConfig,
         secrets_model=ApiKeySecrets,
-        unavailable="not runnable yet: OpenAPI connectors (generated SDKs) arrive with issue 5",
+        unavailable=(
+            "a REST API is registered with its OpenAPI document, not installed as a connection: "
+            "POST /apis (`vsc api add`)"
+        ),
     ),
     ConnectorKind(
         kind="s3",

@@ -1,5 +1,6 @@
 """Platform metadata store: models, migrations, tenant schemas, sync state and the audit log."""
 
+from activities.metadata._api_models import Api, ApiVersion
 from activities.metadata._audit import AuditWriter
 from activities.metadata._audit_models import AuditEvent, AuditRecord, AuditVerification
 from activities.metadata._controls import ControlFlagRecord, FlagScope, paused_flags, pauses_for, set_paused
@@ -59,6 +60,8 @@ __all__ = [
     "Webhook",
     "WebhookDelivery",
     "Schedule",
+    "Api",
+    "ApiVersion",
     # Sync state
     "get_sync_state",
     "save_sync_state",

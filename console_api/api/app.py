@@ -15,6 +15,7 @@ from console_api.api.problems import PROBLEM_JSON, error_responses, install_prob
 from console_api.api.routes import (
     agents,
     api_keys,
+    apis,
     audit,
     codec,
     connections,
@@ -34,6 +35,7 @@ ROUTERS = (
     api_keys.router,
     connections.router,
     marketplace.router,
+    apis.router,
     agents.router,
     definitions.router,
     executions.router,

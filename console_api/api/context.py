@@ -21,6 +21,7 @@ from activities.secrets import SecretStore
 from activities.wiring import build_backend, build_secret_store, payload_keyring
 from console_api.api.quotas import RateLimiter
 from console_api.api.settings import ApiSettings
+from sdkgen.runtime import DialGuard, Resolver, system_resolver
 from workflows.converter import DATA_CONVERTER
 
 
@@ -38,6 +39,10 @@ class ApiContext:
     temporal: Client | None = None
     limiter: RateLimiter = field(default_factory=RateLimiter)
     """Per-tenant request rate of this process (tier ``api_calls_per_minute``)."""
+    spec_resolver: Resolver = system_resolver
+    """Name resolution for spec URLs the console fetches (tests inject their own)."""
+    spec_dial_guard: DialGuard | None = None
+    """Called before each dial of a spec fetch; tests fence the network with it."""
     _connect_lock: asyncio.Lock = field(default_factory=asyncio.Lock)
     _tenant_clients: dict[str, Client] = field(default_factory=dict)
 

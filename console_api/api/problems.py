@@ -19,10 +19,14 @@ from starlette.exceptions import HTTPException
 from temporalio.service import RPCError
 
 from activities.errors import (
+    ApiNotFoundError,
     ArtifactIntegrityError,
+    EgressDeniedError,
     InvalidInputError,
     KeyUnavailableError,
+    SdkBuildError,
     SecretStoreUnavailableError,
+    SpecUnreachableError,
     TemporalUnavailableError,
     TenantNotFoundError,
     TransientDatabaseError,
@@ -34,6 +38,10 @@ _LOG = logging.getLogger(__name__)
 
 VSC_ERROR_STATUS: tuple[tuple[type[VscError], int], ...] = (
     (InvalidInputError, 422),
+    (EgressDeniedError, 422),
+    (ApiNotFoundError, 404),
+    (SpecUnreachableError, 502),
+    (SdkBuildError, 500),
     (ArtifactIntegrityError, 409),
     (TenantNotFoundError, 404),
     (TransientDatabaseError, 503),
@@ -46,6 +54,7 @@ VSC_ERROR_STATUS: tuple[tuple[type[VscError], int], ...] = (
 SERVER_ERROR_DETAIL: dict[type[VscError], str] = {
     SecretStoreUnavailableError: "the secret store is unavailable; nothing was changed; retry later",
     TemporalUnavailableError: "the workflow service is unavailable; retry later",
+    SdkBuildError: "the SDK of this spec could not be built; nothing was published",
 }
 """What a client is told about a 5xx of these classes; the specific reason goes only to the log."""
 
@@ -66,6 +75,8 @@ class Problem(BaseModel):
     status: int
     detail: str
     errors: list[FieldError] | None = None
+    pointer: str | None = None
+    """For a refused OpenAPI document: the JSON pointer of the offending part."""
 
 
 def problem_response(
@@ -74,6 +85,7 @@ def problem_response(
     *,
     errors: Sequence[FieldError] | None = None,
     headers: Mapping[str, str] | None = None,
+    pointer: str | None = None,
 ) -> JSONResponse:
     """A problem+json response with the standard title of ``status``."""
     body = Problem(
@@ -81,6 +93,7 @@ def problem_response(
         status=status,
         detail=detail,
         errors=list(errors) if errors is not None else None,
+        pointer=pointer,
     )
     return JSONResponse(
         body.model_dump(exclude_none=True),
@@ -123,13 +136,17 @@ def _vsc(_request: Request, exc: Exception) -> JSONResponse:
     assert isinstance(exc, VscError)
     for source, status in VSC_ERROR_STATUS:
         if isinstance(exc, source):
-            if status >= 500:
+            # An unreachable spec URL is the caller's upstream: its origin and reason help (no secret).
+            if status >= 500 and source is not SpecUnreachableError:
                 _LOG.error("request failed: %s", exc.message)
                 detail = SERVER_ERROR_DETAIL.get(
                     source, "the server could not complete the request; retry later"
                 )
                 return problem_response(status, detail)
-            return problem_response(status, exc.message)
+            pointer = exc.fields.get("pointer")
+            return problem_response(
+                status, exc.message, pointer=pointer if isinstance(pointer, str) else None
+            )
     _LOG.error("request failed: %s", exc.message)
     return problem_response(500, "the server could not complete the request")
 

@@ -54,6 +54,18 @@ class ApiSettings(BaseSettings):
     enrollment_ttl_minutes: int = Field(default=60, ge=1, le=1440)
     agent_online_seconds: float = Field(default=30.0, gt=0)
     """An agent counts as online when it reported presence within this many seconds."""
+    sdk_cache_dir: Path = Path("sdk-cache")
+    """Compiled SDK components by build key (under home), so an unchanged SDK is never rebuilt."""
+    spec_max_bytes: int = Field(default=1_048_576, ge=1024, le=16_777_216)
+    """Largest OpenAPI document fetched from a spec URL (the agent's inline limit is 1 MiB)."""
+    spec_fetch_timeout_seconds: float = Field(default=15.0, gt=0, le=120)
+    """Per fetch of a spec URL, by the console or the agent."""
+    spec_fetch_allowed_origins: list[str] = Field(default_factory=list)
+    """Origins (``http://127.0.0.1:8080``) the console may fetch specs from although they are private.
+
+    Empty by default: an internet API's spec URL must resolve to a public address. Operators list
+    an origin here only for an in-house registry (and tests on loopback).
+    """
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> ApiSettings:
@@ -65,6 +77,7 @@ class ApiSettings(BaseSettings):
         self.artifacts = self.artifacts.model_copy(update={"directory": self.home / self.artifacts.directory})
         self.vault.check(environment=self.environment)
         self.payload_keyring_dir = self.home / self.payload_keyring_dir
+        self.sdk_cache_dir = self.home / self.sdk_cache_dir
         if self.environment != "local":
             if self.key_pepper is None:
                 raise ValueError("VSC_API_KEY_PEPPER must be set outside the local environment")

@@ -13,6 +13,21 @@ from console_api.api.schemas.agents import (
     EnrollmentTokenPublic,
 )
 from console_api.api.schemas.api_keys import ApiKeyCreate, ApiKeyCreated, ApiKeyPublic, ApiKeysPublic
+from console_api.api.schemas.apis import (
+    AffectedDefinition,
+    ApiCreate,
+    ApiDetailPublic,
+    ApiDiffPublic,
+    ApiPublic,
+    ApiRefresh,
+    ApiRefreshPublic,
+    ApisPublic,
+    ApiVersionNumber,
+    ApiVersionPublic,
+    ApiVersionSummary,
+    OperationPublic,
+    RefusalPublic,
+)
 from console_api.api.schemas.audit import AuditEventsPublic
 from console_api.api.schemas.codec import CodecPayload, CodecPayloads, CodecSessionPublic
 from console_api.api.schemas.connections import (
@@ -140,4 +155,17 @@ __all__ = [
     "CodecPayload",
     "CodecPayloads",
     "CodecSessionPublic",
+    "ApiCreate",
+    "ApiRefresh",
+    "ApiPublic",
+    "ApiDetailPublic",
+    "ApisPublic",
+    "ApiVersionNumber",
+    "ApiVersionSummary",
+    "ApiVersionPublic",
+    "ApiDiffPublic",
+    "ApiRefreshPublic",
+    "AffectedDefinition",
+    "OperationPublic",
+    "RefusalPublic",
 ]

@@ -78,8 +78,14 @@ def come_online(engine: Engine, tenant: str, agent_id: str = "edge-1") -> None:
 MakeApi = Callable[..., Awaitable[Api]]
 
 
+@pytest.fixture(scope="session")
+def sdk_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One SDK build cache for the session: each distinct OpenAPI document is compiled once."""
+    return tmp_path_factory.mktemp("sdk-cache")
+
+
 @pytest.fixture
-async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
+async def make_api(tmp_path: Path, sdk_cache: Path) -> AsyncIterator[MakeApi]:
     clients: list[httpx.AsyncClient] = []
     engines: list[Engine] = []
 
@@ -96,6 +102,7 @@ async def make_api(tmp_path: Path) -> AsyncIterator[MakeApi]:
             overrides["temporal"] = TemporalConfig(address=temporal_address)
         # The harness's workers use the plain converter (tests/workflows/harness.py); codec tests turn it on.
         overrides.setdefault("payload_encryption", False)
+        overrides.setdefault("sdk_cache_dir", sdk_cache)
         settings = ApiSettings(home=tmp_path, **overrides)
         engine = make_engine(settings.metadata_url)
         engines.append(engine)

@@ -39,7 +39,8 @@ async def test_list_marketplace_happy(api: Api) -> None:
     assert kinds["sqlite"]["accessibility"] == "local"
     assert kinds["s3"]["accessibility"] == "internet"
     openapi = kinds["rest-openapi"]
-    assert openapi["installable"] is False and "issue 5" in openapi["unavailable"]
+    # Registered with its OpenAPI document through POST /apis (an API, not a connection).
+    assert openapi["installable"] is False and "POST /apis" in openapi["unavailable"]
     assert "config_schema" not in openapi
 
 
@@ -135,7 +136,7 @@ async def test_install_marketplace_kind_local_needs_agent_and_credential_422(api
 
 async def test_install_marketplace_kind_not_runnable_422(api: Api) -> None:
     for kind, said in (
-        ("rest-openapi", "issue 5"),
+        ("rest-openapi", "POST /apis"),
         ("s3", "not runnable yet"),
         ("webhook", "POST /webhooks"),
     ):
