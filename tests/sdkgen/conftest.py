@@ -8,8 +8,7 @@ from pathlib import Path
 import pytest
 
 
-@pytest.fixture(scope="session")
-def sdk_build_cache() -> Path:
+def shared_build_cache() -> Path:
     """One componentize-py build cache for every test run on this machine.
 
     Entries are named by ``build_key`` (source + WIT + componentize-py version), so a cached
@@ -19,3 +18,9 @@ def sdk_build_cache() -> Path:
     path = Path(tempfile.gettempdir()) / "vsc-sdk-build-cache"
     path.mkdir(exist_ok=True)
     return path
+
+
+@pytest.fixture(scope="session")
+def sdk_build_cache() -> Path:
+    """The shared build cache as a fixture."""
+    return shared_build_cache()

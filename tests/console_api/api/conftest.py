@@ -22,6 +22,7 @@ from console_api.api import ApiSettings, Role, create_api_key, create_app
 from console_api.gateway import consume_enrollment_token, issue_enrollment_token
 from console_api.gateway.agents import AgentIdentity, mark_online
 from mini_connector.tunnel.protocol import Hello
+from tests.sdkgen.conftest import shared_build_cache
 from tests.workflows.harness import Tenant
 
 
@@ -79,9 +80,9 @@ MakeApi = Callable[..., Awaitable[Api]]
 
 
 @pytest.fixture(scope="session")
-def sdk_cache(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """One SDK build cache for the session: each distinct OpenAPI document is compiled once."""
-    return tmp_path_factory.mktemp("sdk-cache")
+def sdk_cache() -> Path:
+    """The machine-wide SDK build cache of the tests (see ``tests/sdkgen/conftest.py``)."""
+    return shared_build_cache()
 
 
 @pytest.fixture
