@@ -16,30 +16,48 @@ batch) replays the same keys and the API stores nothing twice.
 from __future__ import annotations
 
 import contextvars
+import hashlib
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from typing import Any, Literal, Protocol
 
 import pyarrow as pa
 from pydantic import SecretStr, TypeAdapter, ValidationError
 from temporalio import activity
 
-from activities.api_records import infer_schema, items_batch, items_of, json_records, slices
-from activities.buffer import BufferStore
+from activities.api_records import infer_schema, items_batch, json_records, slices
+from activities.buffer import BufferStore, ObjectBackend
 from activities.connections import ProfileSource
-from activities.errors import ApiNotFoundError, InvalidInputError, activity_errors
+from activities.crypto import check_tenant as check_tenant_id
+from activities.errors import (
+    ApiNotFoundError,
+    ArtifactIntegrityError,
+    ArtifactNotFoundError,
+    BufferNotFoundError,
+    ConnectionNotFoundError,
+    InvalidInputError,
+    activity_errors,
+)
 from activities.fingerprints import fingerprint_batches, json_columns_of
 from activities.sql import open_connector
 from activities.sync_steps import BatchStream, check_tenant, source_schema
 from activities.transform import compile_transform
 from sdkgen.engine import ENGINE_KEY
 from sdkgen.model import Accessibility, ApiAuth, ApiDescription, Operation, Pagination
-from sdkgen.runtime import AuditEvent, AuditSink, CallTarget, LoadedSdk, SdkHost
+from sdkgen.runtime import AuditEvent, AuditSink, CallTarget, LoadedSdk, SdkHost, items_of
 from workflows import contracts as c
 from workflows.api_types import CALL_API, ApiCallCount, CallApiInput, CallApiResult
 from workflows.types import BufferRef, Fingerprint, TableSchema
 
-__all__ = ["ApiCalls", "ArtifactSource", "SecretSource", "idempotency_key", "KIND_DESCRIPTION"]
+__all__ = [
+    "ApiCalls",
+    "ArtifactSource",
+    "SecretSource",
+    "MappingSecrets",
+    "BackendArtifacts",
+    "idempotency_key",
+    "KIND_DESCRIPTION",
+]
 
 KIND_DESCRIPTION = "api-description"
 """Artifact kind of an ``ApiDescription`` (JSON): the operations a pinned SDK version has."""
@@ -62,6 +80,52 @@ class SecretSource(Protocol):
     def secret(self, *, tenant: str, credential: str) -> SecretStr:
         """The secret; raises ConnectionNotFoundError when there is none."""
         ...
+
+
+class MappingSecrets:
+    """Secrets by name from a mapping: the agent's vault contents, or a development registry."""
+
+    def __init__(self, values: Callable[[], Mapping[str, SecretStr]]) -> None:
+        self._values = values
+
+    def secret(self, *, tenant: str, credential: str) -> SecretStr:
+        """The secret called ``credential`` (the agent serves one tenant, so ``tenant`` is not a key).
+
+        Raises:
+            ConnectionNotFoundError: No such secret.
+        """
+        found = self._values().get(credential)
+        if found is None:
+            raise ConnectionNotFoundError(f"no API secret named {credential!r} here", connection=credential)
+        return found
+
+
+class BackendArtifacts:
+    """Artifacts read straight from an object store in the registry's layout, each checked against its hash.
+
+    The agent's reader: it needs no metadata store (``ArtifactRegistry`` validates tenant ids
+    with it), only the bytes and their sha256.
+    """
+
+    def __init__(self, backend: ObjectBackend) -> None:
+        self._backend = backend
+
+    def get(self, *, tenant: str, kind: str, sha256: str) -> bytes:
+        """The artifact's bytes.
+
+        Raises:
+            ArtifactNotFoundError: Not stored.
+            ArtifactIntegrityError: The bytes do not hash to ``sha256``.
+        """
+        try:
+            data = self._backend.get(f"{check_tenant_id(tenant)}/{kind}/{sha256}")
+        except BufferNotFoundError:
+            raise ArtifactNotFoundError(f"no artifact {kind}/{sha256[:12]}", tenant=tenant) from None
+        if hashlib.sha256(data).hexdigest() != sha256:
+            raise ArtifactIntegrityError(
+                f"artifact {kind}/{sha256[:12]} does not match its hash", tenant=tenant
+            )
+        return data
 
 
 def idempotency_key(*, run_id: str, step: str, index: int) -> str:
@@ -278,12 +342,13 @@ class ApiCalls:
             index = inp.first_batch + done.calls
             records = json_records(batch, json_columns=json_cols)
             body: Any = {inp.post.records_field: records} if inp.post.records_field else records
-            args = {**inp.args, inp.post.body_arg: body}
+            args = dict(inp.args)
             if inp.post.idempotency_arg:
                 args[inp.post.idempotency_arg] = idempotency_key(
                     run_id=inp.run_id, step=inp.step, index=index
                 )
-            self.host.call(sdk=sdk, operation=operation, args=args, target=target)
+            # The JSON body travels beside the parameters (the guest request's "body" field).
+            self.host.call(sdk=sdk, operation=operation, args=args, body=body, target=target)
             part = fingerprint_batches([batch], json_columns=json_cols)
             done = done.model_copy(
                 update={

@@ -123,17 +123,3 @@ def items_batch(items: Sequence[dict[str, Any]], schema: TableSchema, *, operati
         raise ApiCallError(
             f"{operation} listed values whose types differ from the first page's", operation=operation
         ) from None
-
-
-def items_of(body: Any, path: str) -> list[Any]:
-    """The list at dot ``path`` of a response body ('' = the body itself).
-
-    Raises:
-        ApiCallError: There is no list there.
-    """
-    value = body
-    for part in [p for p in path.split(".") if p]:
-        value = value.get(part) if isinstance(value, dict) else None
-    if not isinstance(value, list):
-        raise ApiCallError(f"the response has no list at {path or 'its top level'!r}")
-    return value

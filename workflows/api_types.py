@@ -54,8 +54,6 @@ class ApiBinding(Frozen):
 class PostShape(Frozen):
     """How a batch of records becomes the arguments of a write operation."""
 
-    body_arg: str = "body"
-    """The SDK argument that carries the JSON body."""
     records_field: str = ""
     """Wrap the records as ``{records_field: [...]}``; empty: the body is the list itself."""
     idempotency_arg: str | None = "idempotency_key"
