@@ -16,25 +16,20 @@ batch) replays the same keys and the API stores nothing twice.
 from __future__ import annotations
 
 import contextvars
-import hashlib
 import threading
-from collections.abc import Callable, Iterator, Mapping
-from typing import Any, Literal, Protocol
+from collections.abc import Callable, Iterator
+from typing import Any, Literal
 
 import pyarrow as pa
-from pydantic import SecretStr, TypeAdapter, ValidationError
+from pydantic import TypeAdapter, ValidationError
 from temporalio import activity
 
 from activities.api_records import infer_schema, items_batch, json_records, slices
-from activities.buffer import BufferStore, ObjectBackend
+from activities.api_sources import ArtifactSource, BackendArtifacts, MappingSecrets, SecretSource
+from activities.buffer import BufferStore
 from activities.connections import ProfileSource
-from activities.crypto import check_tenant as check_tenant_id
 from activities.errors import (
     ApiNotFoundError,
-    ArtifactIntegrityError,
-    ArtifactNotFoundError,
-    BufferNotFoundError,
-    ConnectionNotFoundError,
     InvalidInputError,
     activity_errors,
 )
@@ -64,68 +59,6 @@ KIND_DESCRIPTION = "api-description"
 KIND_COMPONENT = "sdk-component"
 KIND_PRECOMPILED = "sdk-precompiled"
 _AUTH: TypeAdapter[Any] = TypeAdapter(ApiAuth)
-
-
-class ArtifactSource(Protocol):
-    """Fetches a tenant's artifact by content hash, checked against it (registry, or the gateway)."""
-
-    def get(self, *, tenant: str, kind: str, sha256: str) -> bytes:
-        """The artifact's bytes; raises ArtifactNotFoundError / ArtifactIntegrityError."""
-        ...
-
-
-class SecretSource(Protocol):
-    """Resolves a credential reference to the secret it names (vault name or secret-store ref)."""
-
-    def secret(self, *, tenant: str, credential: str) -> SecretStr:
-        """The secret; raises ConnectionNotFoundError when there is none."""
-        ...
-
-
-class MappingSecrets:
-    """Secrets by name from a mapping: the agent's vault contents, or a development registry."""
-
-    def __init__(self, values: Callable[[], Mapping[str, SecretStr]]) -> None:
-        self._values = values
-
-    def secret(self, *, tenant: str, credential: str) -> SecretStr:
-        """The secret called ``credential`` (the agent serves one tenant, so ``tenant`` is not a key).
-
-        Raises:
-            ConnectionNotFoundError: No such secret.
-        """
-        found = self._values().get(credential)
-        if found is None:
-            raise ConnectionNotFoundError(f"no API secret named {credential!r} here", connection=credential)
-        return found
-
-
-class BackendArtifacts:
-    """Artifacts read straight from an object store in the registry's layout, each checked against its hash.
-
-    The agent's reader: it needs no metadata store (``ArtifactRegistry`` validates tenant ids
-    with it), only the bytes and their sha256.
-    """
-
-    def __init__(self, backend: ObjectBackend) -> None:
-        self._backend = backend
-
-    def get(self, *, tenant: str, kind: str, sha256: str) -> bytes:
-        """The artifact's bytes.
-
-        Raises:
-            ArtifactNotFoundError: Not stored.
-            ArtifactIntegrityError: The bytes do not hash to ``sha256``.
-        """
-        try:
-            data = self._backend.get(f"{check_tenant_id(tenant)}/{kind}/{sha256}")
-        except BufferNotFoundError:
-            raise ArtifactNotFoundError(f"no artifact {kind}/{sha256[:12]}", tenant=tenant) from None
-        if hashlib.sha256(data).hexdigest() != sha256:
-            raise ArtifactIntegrityError(
-                f"artifact {kind}/{sha256[:12]} does not match its hash", tenant=tenant
-            )
-        return data
 
 
 def idempotency_key(*, run_id: str, step: str, index: int) -> str:

@@ -23,7 +23,8 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.worker import Worker
 
-from activities.api_calls import ApiCalls, BackendArtifacts, MappingSecrets, SecretSource
+from activities.api_calls import ApiCalls
+from activities.api_sources import BackendArtifacts, MappingSecrets, SecretSource
 from activities.buffer import BufferStore, DirectoryBackend
 from activities.connections import ConnectionRegistry, registry_loader
 from activities.crypto import Keyring

@@ -85,7 +85,7 @@ class KeyReusedError(Exception):
     """An idempotency key came back with a different request body."""
 
 
-def _without(row: Mapping[str, Any], *names: str) -> dict[str, Any]:
+def _without(row: Mapping[Any, Any], *names: str) -> dict[str, Any]:
     return {k: v for k, v in row.items() if k not in names}
 
 
