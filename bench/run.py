@@ -2,9 +2,10 @@
 
 Usage: ``python -m bench.run [--smoke] [--big] [--scale 5] [--rows 1000000] [--reps 3]
 [--systems a,b] [--peers dlt,sling,pgloader|all|none] [--no-install]
-[--groups copy,mariadb,tunnel] [--activities 300] [--idle-agents 200]``.
+[--groups copy,mariadb,tunnel,wasm] [--activities 300] [--idle-agents 200] [--wasm-calls 1000]``.
 Progress goes to stderr, the summary tables to stdout, one JSON line per copy run to
-``bench/results/<timestamp>.jsonl`` and the tunnel group's figures to ``<timestamp>-tunnel.json``.
+``bench/results/<timestamp>.jsonl``, the tunnel and wasm groups' figures to ``<timestamp>-tunnel.json``
+and ``<timestamp>-wasm.json``.
 The exit status is 1 if any run failed or any destination differed from its source; a peer that
 is not installed and a missed target are reported in the tables, not in the exit status.
 """
@@ -24,6 +25,7 @@ from bench.peers import DEFAULT_PEERS, PEERS
 from bench.runner import BIG_ROWS, GROUPS, SYSTEMS, Bench, BenchOptions, copy_groups, threaded
 from bench.tunnel import run_tunnel_bench
 from bench.tunnel_report import print_tunnel
+from bench.wasm import print_wasm, run_wasm_bench
 
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE_PEERS = ("pgloader",)
@@ -70,6 +72,7 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
     parser.add_argument(
         "--activities", type=int, help="tunnel: sequential activities per round (default 300)"
     )
+    parser.add_argument("--wasm-calls", type=int, help="wasm: SDK calls to time (default 1000)")
     parser.add_argument(
         "--idle-agents", type=int, help="tunnel: idle agent sessions for memory (default 200)"
     )
@@ -93,6 +96,7 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
         groups=groups,
         activities=args.activities if args.activities is not None else (20 if args.smoke else 300),
         idle_agents=args.idle_agents if args.idle_agents is not None else (20 if args.smoke else 200),
+        wasm_calls=args.wasm_calls if args.wasm_calls is not None else (50 if args.smoke else 1000),
         results_dir=args.results_dir,
         temporal=args.temporal,
     )
@@ -118,6 +122,22 @@ async def tunnel_group(options: BenchOptions, *, out: Console, log: Console, ben
     return True
 
 
+async def wasm_group(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> bool:
+    """Time generated-SDK calls against direct httpx, a cold load and a build; False if it failed."""
+    log.log(f"wasm: {options.wasm_calls} SDK calls against direct httpx, cold loads, one build")
+    try:
+        report = await asyncio.to_thread(run_wasm_bench, calls=options.wasm_calls)
+    except Exception as exc:  # a failed group is a result: the other groups' tables still print
+        log.log(f"wasm group FAILED: {type(exc).__name__}: {exc}")
+        return False
+    print_wasm(out, report, title=f"bench {bench_id}: wasm, generated SDK vs direct httpx (same run)")
+    path = options.results_dir / f"{bench_id}-wasm.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.model_dump_json(indent=2) + "\n")
+    log.log(f"wasm figures written to {path}")
+    return True
+
+
 async def bench(options: BenchOptions, *, out: Console, log: Console) -> bool:
     """Run the selected groups; True only if every run finished and every copy matched its source."""
     bench_id = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
@@ -127,6 +147,8 @@ async def bench(options: BenchOptions, *, out: Console, log: Console) -> bool:
         ok = bool(records) and all(r.ok or r.skipped for r in records)
     if "tunnel" in options.groups:
         ok = await tunnel_group(options, out=out, log=log, bench_id=bench_id) and ok
+    if "wasm" in options.groups:
+        ok = await wasm_group(options, out=out, log=log, bench_id=bench_id) and ok
     return ok
 
 

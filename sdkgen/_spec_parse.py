@@ -66,7 +66,8 @@ def _json_prescan(data: bytes, *, max_depth: int, max_nodes: int) -> None:
 
     Strings are cut out first so brackets and commas inside them do not count. Each pass of
     ``_INNERMOST_PAIR`` removes one nesting level everywhere at once, so after ``max_depth``
-    passes a document within bounds is empty; all of it runs in C.
+    passes a document within bounds is empty; all of it runs in C. Unbalanced brackets are left
+    to ``json.loads`` to report (with their position).
     """
     skeleton = _JSON_STRING.sub(b"", data)
     brackets = skeleton.translate(None, delete=_NOT_BRACKET)
@@ -77,10 +78,9 @@ def _json_prescan(data: bytes, *, max_depth: int, max_nodes: int) -> None:
         if not brackets:
             return
         brackets = _INNERMOST_PAIR.sub(b"", brackets)
-    if brackets:
-        raise SpecInvalidError(
-            f"the document nests deeper than {max_depth} levels (or its brackets do not balance)", pointer=""
-        )
+    opening = brackets.count(b"[") + brackets.count(b"{")
+    if brackets and opening * 2 == len(brackets):
+        raise SpecInvalidError(f"the document nests deeper than {max_depth} levels", pointer="")
 
 
 class _BoundedSafeLoader(yaml.SafeLoader):
@@ -159,7 +159,10 @@ _BoundedSafeLoader.add_constructor(_STANDARD_TAG + "timestamp", _timestamp_as_te
 
 
 def _load_yaml(data: bytes, *, max_depth: int, max_nodes: int) -> Any:
-    loader = _BoundedSafeLoader(data)
+    try:
+        loader = _BoundedSafeLoader(data)
+    except yaml.YAMLError as exc:
+        raise SpecInvalidError(f"not valid YAML: {str(exc)[:200]}", pointer="") from None
     loader.max_depth = max_depth
     loader.max_nodes = max_nodes
     try:

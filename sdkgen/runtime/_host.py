@@ -223,9 +223,15 @@ class SdkHost:
                 pool.append(inst)
 
     def call(
-        self, *, sdk: LoadedSdk, operation: Operation, args: dict[str, Any], target: CallTarget
+        self,
+        *,
+        sdk: LoadedSdk,
+        operation: Operation,
+        args: dict[str, Any],
+        target: CallTarget,
+        body: Any = None,
     ) -> ApiResponse:
-        """Run ``operation`` of ``sdk`` with ``args`` against ``target``.
+        """Run ``operation`` of ``sdk`` with ``args`` (and a JSON ``body``) against ``target``.
 
         Raises:
             EgressDeniedError: A request outside the allow-list, or a write not granted.
@@ -241,7 +247,7 @@ class SdkHost:
         policy = self.http.policy_for(target.base_url, target)
         policy.check_url(target.base_url)
         try:
-            request = json.dumps({"base_url": target.base_url, "args": args})
+            request = json.dumps({"base_url": target.base_url, "args": args, "body": body})
         except (TypeError, ValueError):
             raise InvalidInputError(
                 "call arguments are not JSON-serializable", operation=operation.op_id

@@ -56,7 +56,7 @@ def test_hostile_text_ends_up_only_in_literals_and_comments(tmp_path: Path) -> N
     tree = ast.parse(source)
     imported = {a.name for n in ast.walk(tree) if isinstance(n, ast.Import | ast.ImportFrom) for a in n.names}
     modules = {n.module for n in ast.walk(tree) if isinstance(n, ast.ImportFrom)}
-    assert imported <= {"json", "urllib.parse", "Any", "annotations", "wit_world", "Err", "host"}
+    assert imported <= {"json", "re", "urllib.parse", "Any", "annotations", "wit_world", "Err", "host"}
     assert modules <= {"__future__", "typing", "componentize_py_types", "wit_world.imports"}
     names = {
         t.string for t in tokenize.generate_tokens(io.StringIO(source).readline) if t.type == tokenize.NAME
@@ -220,3 +220,12 @@ def test_every_filter_honours_strict_undefined() -> None:
     for name in ("py", "ident", "text", "pytype"):
         with pytest.raises(jinja2.UndefinedError):
             env.from_string("{{ missing|" + name + " }}").render()
+
+
+def test_json_depth_is_bounded_before_parsing() -> None:
+    module = load_module(render_sdk(van_sales()))
+    assert module._loads("[" * 256 + "]" * 256) is not None
+    with pytest.raises(ValueError, match="deeper than 256"):
+        module._loads("[" * 257 + "]" * 257)
+    assert module._loads('{"a": "' + "[" * 1000 + '"}') == {"a": "[" * 1000}
+    assert module._loads(b'{"q": "\\"[{"}') == {"q": '"[{'}

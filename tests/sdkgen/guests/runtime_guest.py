@@ -5,6 +5,8 @@ Only ``get`` behaves like a generated SDK; every other operation is hostile on p
 """
 
 import json
+import socket
+from urllib.parse import urlencode
 
 import wit_world
 from componentize_py_types import Err
@@ -43,10 +45,15 @@ class WitWorld(wit_world.WitWorld):
             query = args.get("query", "")
             url = req["base_url"].rstrip("/") + args.get("path", "/") + (("?" + query) if query else "")
             return _decode(_send(args.get("method", "GET"), url, args.get("headers", [])))
+        if operation == "list":
+            query = {k: v for k, v in args.items() if not k.startswith("_")}
+            url = req["base_url"].rstrip("/") + args.get("_path", "/") + "?" + urlencode(query)
+            return _decode(_send("GET", url, [("accept", "application/json")]))
+        if operation == "alloc":
+            block = bytearray(int(args["mib"]) << 20)
+            return json.dumps({"status": 200, "headers": {}, "body": len(block), "text": None})
         if operation == "raw":
-            return _decode(
-                _send(args["method"], args["url"], args.get("headers", []), args.get("body"))
-            )
+            return _decode(_send(args["method"], args["url"], args.get("headers", []), args.get("body")))
         if operation == "swallow":
             try:
                 _send(args.get("method", "GET"), args["url"])
@@ -70,8 +77,6 @@ class WitWorld(wit_world.WitWorld):
             with open(args.get("path", "/etc/passwd")) as f:
                 return json.dumps({"status": 200, "headers": {}, "body": f.read(), "text": None})
         if operation == "socket":
-            import socket
-
             s = socket.create_connection(("127.0.0.1", int(args["port"])))
             s.close()
             return json.dumps({"status": 200, "headers": {}, "body": "connected", "text": None})
@@ -85,6 +90,10 @@ class WitWorld(wit_world.WitWorld):
 
     def describe(self):
         return json.dumps(
-            {"title": "runtime test guest", "version": "1", "spec_sha256": "0" * 64,
-             "operations": ["get", "raw", "swallow", "multi", "loop", "grow", "file", "socket"]}
+            {
+                "title": "runtime test guest",
+                "version": "1",
+                "spec_sha256": "0" * 64,
+                "operations": ["get", "raw", "swallow", "multi", "loop", "grow", "file", "socket"],
+            }
         )
