@@ -63,6 +63,11 @@ def _service_env(home: Path, metadata_url: str, name: str) -> dict[str, str]:
     if name == devstack.AGENT:
         return agent_env(home)  # its own home; no Temporal address, no JSON registry
     env = {**os.environ, "VSC_HOME": str(home), "VSC_METADATA_URL": metadata_url}
+    if name == "cloud-worker":
+        from console_api.demo_apis import cloud_worker_env, reserve_demo_apis
+
+        # The demo's "internet" van-sales API runs on loopback: its origin is allowed, nothing else.
+        env.update(cloud_worker_env(reserve_demo_apis(home)))
     if name == devstack.API:
         env.update(
             VSC_API_HOME=str(home), VSC_API_METADATA_URL=metadata_url, VSC_API_PORT=str(devstack.API_PORT)
@@ -161,7 +166,7 @@ def run(
             keyring=payload_keys(SETTINGS, home=SETTINGS.home),
         )
         console.print(f"started {workflow_id}: {ui_link(handle.id, handle.result_run_id)}")
-        result = await follow_run(handle, console=console)
+        result = await follow_run(handle, console=console, pattern=pattern)
         print_results(console, result, link=ui_link(handle.id, handle.result_run_id))
 
     try:
@@ -178,7 +183,7 @@ def demo(
 ) -> None:
     """Load the van-sales ERP into the 'on-premise' databases and sync it with both patterns."""
     prepare_demo(home=home, scale=scale, console=console)
-    ok = asyncio.run(run_demo_flows(console=console, keyring=payload_keys(SETTINGS, home=home)))
+    ok = asyncio.run(run_demo_flows(console=console, keyring=payload_keys(SETTINGS, home=home), home=home))
     key = load_key(home)
     if key is None:
         console.print(f"[red]error:[/] no CLI key in {home / KEY_FILE}; run `vsc up` first")

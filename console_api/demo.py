@@ -17,7 +17,7 @@ import pymysql
 from rich.console import Console
 
 from activities.crypto import Keyring
-from console_api.runs import follow_run, print_results, start_run, ui_link
+from console_api.runs import follow_run, print_results, start_run, ui_link, verified
 from infra.demo.load import create_and_load
 from infra.demo.vansales import TABLES
 
@@ -143,10 +143,11 @@ def prepare_demo(*, home: Path, scale: float, console: Console) -> None:
         console.print(f"on-premise ERP in {label}: {sum(counts.values()):,} rows in {len(counts)} tables")
 
 
-async def run_demo_flows(*, console: Console, keyring: Keyring | None) -> bool:
+async def run_demo_flows(*, console: Console, keyring: Keyring | None, home: Path | None = None) -> bool:
     """Run every demo flow on the running stack and print its results; True when every table verified.
 
     ``keyring``: the stack's payload keyring, so the inputs are encrypted as the cloud worker expects.
+    ``home``: the stack's home; given, the Mode 2 patterns (3.1.2, 3.3.3) run too (``demo_apis``).
     """
     ok = True
     for pattern, body in demo_runs():
@@ -161,7 +162,16 @@ async def run_demo_flows(*, console: Console, keyring: Keyring | None) -> bool:
         )
         result = await follow_run(handle, console=console)
         print_results(console, result, link=ui_link(handle.id, handle.result_run_id))
-        ok = ok and all(t.verified for t in result.tables)
+        ok = ok and verified(result)
+    if home is not None:
+        from console_api.demo_apis import run_api_flows
+
+        ok = (
+            await run_api_flows(
+                home=home, address=ADDRESS, tenant="demo", agent="edge-1", keyring=keyring, console=console
+            )
+            and ok
+        )
     console.print("[bold green]all tables verified[/]" if ok else "[bold red]some tables did not verify[/]")
     console.print("List the runs with: .venv/bin/temporal workflow list --address 127.0.0.1:7233")
     console.print("Web UI: http://127.0.0.1:8233/namespaces/default/workflows")

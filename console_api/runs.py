@@ -22,12 +22,16 @@ from activities.payload_codec import encrypting_converter
 from activities.wiring import build_payload_keyring
 from console_api.settings import ConsoleSettings
 from infra.devstack import UI_PORT
+from workflows.api_types import ApiFlowResult
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
 from workflows.registry import WORKFLOW_BY_PATTERN
 from workflows.sync_types import SyncResult, SyncState
 
 NAMESPACE = "default"
+API_PATTERNS = frozenset({"3.1.2", "3.3.3"})
+"""Mode 2 patterns: they return an ``ApiFlowResult`` and their progress query is not a ``SyncState``."""
+RunResult = SyncResult | ApiFlowResult
 
 
 def ui_link(workflow_id: str, run_id: str | None) -> str:
@@ -50,7 +54,7 @@ async def start_run(
     body: dict[str, Any],
     workflow_id: str,
     keyring: Keyring | None,
-) -> WorkflowHandle[Any, SyncResult]:
+) -> WorkflowHandle[Any, RunResult]:
     """Start the workflow of ``pattern`` on the tenant's cloud queue, encrypted under ``keyring`` if given."""
     converter = DATA_CONVERTER if keyring is None else encrypting_converter(tenant=tenant, keyring=keyring)
     client = await Client.connect(address, namespace=NAMESPACE, data_converter=converter)
@@ -61,14 +65,31 @@ async def start_run(
             body,
             id=workflow_id,
             task_queue=cloud_queue(tenant),
-            result_type=SyncResult,
+            result_type=ApiFlowResult if pattern in API_PATTERNS else SyncResult,
         )
     except WorkflowAlreadyStartedError:
         raise RuntimeError(f"workflow id {workflow_id} is already running") from None
 
 
-async def follow_run(handle: WorkflowHandle[Any, SyncResult], *, console: Console) -> SyncResult:
-    """Show rows moved per table until the run ends, then return its result."""
+def progress_text(state: Any) -> str:
+    """One line of a run's ``progress`` query: tables (sync patterns), records or steps (Mode 2)."""
+    if isinstance(state, SyncState):
+        cur = state.current
+        text = f"{len(state.done)} table(s) done"
+        if cur is not None:
+            text += f"; {cur.source_table}: {cur.rows_read:,} rows read, {cur.rows_written:,} written"
+        return text
+    if isinstance(state, int):  # 3.1.2: records sent so far
+        return f"{state:,} records sent"
+    if isinstance(state, list):  # 3.3.3: the steps finished so far
+        return f"{len(state)} step(s) done"
+    return "running"
+
+
+async def follow_run(
+    handle: WorkflowHandle[Any, RunResult], *, console: Console, pattern: str = ""
+) -> RunResult:
+    """Show progress until the run ends, then return its result."""
     result_task = asyncio.ensure_future(handle.result())
     with Progress(
         SpinnerColumn(),
@@ -80,12 +101,11 @@ async def follow_run(handle: WorkflowHandle[Any, SyncResult], *, console: Consol
         task = bar.add_task("starting", total=None)
         while not result_task.done():
             try:
-                state = await handle.query("progress", result_type=SyncState)
-                cur = state.current
-                text = f"{len(state.done)} table(s) done"
-                if cur is not None:
-                    text += f"; {cur.source_table}: {cur.rows_read:,} rows read, {cur.rows_written:,} written"
-                bar.update(task, description=text)
+                if pattern in API_PATTERNS:
+                    state: Any = await handle.query("progress")
+                else:
+                    state = await handle.query("progress", result_type=SyncState)
+                bar.update(task, description=progress_text(state))
             except (RPCError, WorkflowQueryFailedError):
                 # A query can race the first workflow task or the run's end; the result tells the rest.
                 pass
@@ -93,8 +113,28 @@ async def follow_run(handle: WorkflowHandle[Any, SyncResult], *, console: Consol
     return result_task.result()
 
 
-def print_results(console: Console, result: SyncResult, *, link: str) -> None:
-    """One line per table: counts, both fingerprints' row counts and whether the hashes match."""
+def verified(result: RunResult) -> bool:
+    """Whether a run checked out, so the demo and ``vsc run`` can say so.
+
+    Sync patterns: every table's hashes equal. 3.1.2: the sent records' hash equals the table's.
+    3.3.3 (its transform filters and rewrites): the load's fingerprint counts every record sent.
+    """
+    if isinstance(result, SyncResult):
+        return all(t.verified for t in result.tables)
+    if not result.steps:
+        return False
+    if result.pattern == "3.1.2":
+        read, send = result.steps[0], result.steps[-1]
+        return read.fingerprint is not None and read.fingerprint == send.fingerprint
+    last = result.steps[-1]
+    return len(result.steps) == 1 or (last.fingerprint is not None and last.fingerprint.rows == last.records)
+
+
+def print_results(console: Console, result: RunResult, *, link: str) -> None:
+    """One line per table (or Mode 2 step): counts, fingerprint row counts and whether the hashes match."""
+    if isinstance(result, ApiFlowResult):
+        _print_api_result(console, result, link=link)
+        return
     table = Table("pattern", "table", "rows read", "rows written", "source rows", "dest rows", "hash equal")
     for t in result.tables:
         table.add_row(
@@ -105,6 +145,24 @@ def print_results(console: Console, result: SyncResult, *, link: str) -> None:
             f"{t.source.rows:,}" if t.source else "-",
             f"{t.destination.rows:,}" if t.destination else "-",
             "[green]yes[/]" if t.verified else "[red]no[/]",
+        )
+    console.print(table)
+    console.print(f"  {link}")
+
+
+def _print_api_result(console: Console, result: ApiFlowResult, *, link: str) -> None:
+    table = Table("pattern", "step", "where", "operation", "calls", "records", "hash rows", "verified")
+    ok = verified(result)
+    for step in result.steps:
+        table.add_row(
+            result.pattern,
+            step.step,
+            step.location,
+            step.operation,
+            f"{step.calls:,}",
+            f"{step.records:,}",
+            f"{step.fingerprint.rows:,}" if step.fingerprint else "-",
+            "[green]yes[/]" if ok else "[red]no[/]",
         )
     console.print(table)
     console.print(f"  {link}")

@@ -23,8 +23,10 @@ from temporalio.client import Client
 from temporalio.converter import DataConverter
 from temporalio.worker import Worker
 
+from activities.api_calls import ApiCalls
+from activities.api_sources import BackendArtifacts, MappingSecrets, SecretSource
 from activities.api_specs import fetch_spec
-from activities.buffer import BufferStore
+from activities.buffer import BufferStore, DirectoryBackend
 from activities.connections import ConnectionRegistry, registry_loader
 from activities.crypto import Keyring
 from activities.errors import GatewayRefusedError, InvalidInputError
@@ -169,17 +171,30 @@ def build_worker(
     executor: ThreadPoolExecutor,
     *,
     registry: RegistrySource | None = None,
+    api_secrets: SecretSource | None = None,
 ) -> Worker:
     """The agent worker with its activities (syncs, and fetching local spec URLs); it registers no workflows.
 
-    ``registry`` defaults to the JSON file of ``settings.connections_file``.
+    ``registry`` defaults to the JSON file of ``settings.connections_file``; ``api_secrets`` (the
+    vault's API keys) to none, so a flow naming a credential fails with ConnectionNotFoundError.
     """
-    steps = SyncSteps(connections=registry or json_registry(settings), buffer=_agent_buffer(client, settings))
+    connections = registry or json_registry(settings)
+    buffer = _agent_buffer(client, settings)
+    steps = SyncSteps(connections=connections, buffer=buffer)
+    api = ApiCalls(
+        runs_on="agent",
+        # Interim: pinned SDK artifacts from a local, hash-checked copy of the registry (see
+        # docs/patterns.md, 3.1.2); fetching them through the gateway session is the next step.
+        artifacts=BackendArtifacts(DirectoryBackend(settings.home / "artifacts")),
+        secrets=api_secrets or MappingSecrets(dict),
+        buffer=buffer,
+        connections=connections,
+    )
     return Worker(
         client,
         task_queue=_task_queue(client, settings),
         # fetch_spec: the console has the agent read spec URLs of local-only APIs.
-        activities=[*steps.all(), fetch_spec],
+        activities=[*steps.all(), *api.all(), fetch_spec],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,

@@ -12,6 +12,9 @@ from concurrent.futures import ThreadPoolExecutor
 from temporalio.client import Client
 from temporalio.worker import Worker
 
+from activities.api_calls import ApiCalls
+from activities.api_wiring import MetadataAuditSink, StoreSecrets
+from activities.artifacts import ArtifactRegistry
 from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
 from activities.crypto import Keyring
@@ -21,7 +24,7 @@ from activities.quotas import tenant_tiers, tier_buffer_quota
 from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
 from activities.tenant_connections import tenant_registry_loader
 from activities.tiers import tenants_in_pool
-from activities.wiring import build_buffer, build_payload_keyring, build_secret_store
+from activities.wiring import build_backend, build_buffer, build_payload_keyring, build_secret_store
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
@@ -70,6 +73,15 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
         )
         return SyncSteps(connections=connections, buffer=buffer)
 
+    # One SDK host per process: loaded SDKs and idle instances are shared by every tenant's worker.
+    api = ApiCalls(
+        runs_on="cloud",
+        artifacts=ArtifactRegistry(backend=build_backend(settings.artifacts)),
+        secrets=StoreSecrets(engine=engine, store=secrets),
+        buffer=buffer,
+        audit=MetadataAuditSink(book.audit),
+        private_origins=tuple(settings.api_private_origins),
+    )
     keyring = (
         build_payload_keyring(settings.buffer, keyring_dir=settings.payload_keyring_dir)
         if settings.payload_encryption
@@ -80,7 +92,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             tenant_client(client, tenant=tenant, keyring=keyring),
             task_queue=cloud_queue(tenant),
             workflows=ALL_WORKFLOWS,
-            activities=[*steps_for(tenant).all(), *book.all()],
+            activities=[*steps_for(tenant).all(), *book.all(), *api.all()],
             activity_executor=executor,
             max_concurrent_activities=8,
             max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,

@@ -8,7 +8,7 @@ from typing import Literal
 from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.settings import BufferConfig, TemporalConfig, VaultConfig
+from activities.settings import ArtifactConfig, BufferConfig, TemporalConfig, VaultConfig
 from activities.tiers import TIERS
 
 
@@ -38,6 +38,10 @@ class CloudSettings(BaseSettings):
     secret_keyring_dir: Path = Path("secret-keys")
     """Without Vault: the console's sealed-store keyring (``VSC_API_SECRET_KEYRING_DIR``)."""
     """JSON registry of the cloud connections this worker may use."""
+    artifacts: ArtifactConfig = ArtifactConfig()
+    """The artifact registry pinned SDK versions are loaded from (the console's)."""
+    api_private_origins: list[str] = Field(default_factory=list)
+    """Origins of internet APIs the operator allows on private addresses (loopback demo and tests only)."""
     payload_encryption: bool = True
     """Encrypt Temporal payloads with each tenant's payload key (``activities.payload_codec``)."""
     payload_keyring_dir: Path = Path("payload-keys")
@@ -50,6 +54,10 @@ class CloudSettings(BaseSettings):
         if self.connections_file is None:
             self.connections_file = self.home / "cloud-connections.json"
         self.buffer = self.buffer.under(self.home)
+        if not self.artifacts.directory.is_absolute():
+            self.artifacts = self.artifacts.model_copy(
+                update={"directory": self.home / self.artifacts.directory}
+            )
         self.secret_master_keyfile = self.home / self.secret_master_keyfile
         self.secret_keyring_dir = self.home / self.secret_keyring_dir
         self.vault.check(environment=self.environment)

@@ -152,3 +152,22 @@ def plan_route(
         steps_list.append(at(StepKind.TRANSFORM, Location.CLOUD))
     steps_list.append(at(StepKind.LOAD, load_at))
     return RoutePlan(steps=tuple(steps_list), uses_buffer=True)
+
+
+def api_endpoint(accessibility: str, *, other: EndpointKind) -> EndpointKind:
+    """The endpoint kind of a registered user API in a flow whose other endpoint is ``other``.
+
+    A local-only API is a LOCAL_API (its calls run on the agent), an internet one an
+    INTERNET_API (the cloud workers call it). One reachable from both sides stays on premises
+    when the other endpoint is local, so a local-to-local flow never leaves the agent.
+
+    Raises:
+        ValueError: ``accessibility`` is not ``local``, ``internet`` or ``both``.
+    """
+    if accessibility == "local":
+        return EndpointKind.LOCAL_API
+    if accessibility == "internet":
+        return EndpointKind.INTERNET_API
+    if accessibility == "both":
+        return EndpointKind.LOCAL_API if other.is_local else EndpointKind.INTERNET_API
+    raise ValueError(f"unknown API accessibility {accessibility!r}")

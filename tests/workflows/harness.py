@@ -15,6 +15,7 @@ from typing import Any
 from temporalio.client import Client, WorkflowHandle
 from temporalio.worker import Worker
 
+from activities.api_sources import SecretSource
 from activities.crypto import LocalKeyring
 from activities.payload_codec import encrypting_client
 from activities.settings import BufferConfig, TemporalConfig
@@ -42,6 +43,10 @@ class Tenant:
     buffer: BufferConfig | None = None
     payload_encryption: bool = False
     """Off by default: ``client`` (the session's ``env`` client) uses the plain converter."""
+    api_private_origins: list[str] = field(default_factory=list)
+    """Loopback "internet" APIs the cloud worker may call (Mode 2 tests)."""
+    agent_api_secrets: SecretSource | None = None
+    """The agent vault's API secrets (Mode 2 tests); None: the agent has none."""
 
     def buffer_config(self) -> BufferConfig:
         return self.buffer or BufferConfig(
@@ -68,6 +73,7 @@ class Tenant:
             metadata_url=f"sqlite:///{self.home / 'metadata.db'}",
             connections_file=self.home / "cloud.json",
             payload_encryption=self.payload_encryption,
+            api_private_origins=self.api_private_origins,
         )
 
     def agent_settings(self) -> AgentSettings:
@@ -124,7 +130,9 @@ async def running(tenant: Tenant, *, agent: bool = True, cloud: bool = True) -> 
         workers += build_workers(tenant.client, tenant.cloud_settings(), executor)
     if agent:
         client = tenant.encrypting_client() if tenant.payload_encryption else tenant.client
-        workers.append(build_worker(client, tenant.agent_settings(), executor))
+        workers.append(
+            build_worker(client, tenant.agent_settings(), executor, api_secrets=tenant.agent_api_secrets)
+        )
     async with AsyncExitStack() as stack:
         for w in workers:
             await stack.enter_async_context(w)
