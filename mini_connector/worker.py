@@ -158,7 +158,7 @@ def _agent_buffer(client: Client, settings: AgentSettings) -> BufferStore:
     )
 
 
-def _agent_artifacts(client: Client, settings: AgentSettings) -> ArtifactSource:
+def agent_artifacts(client: Client, settings: AgentSettings) -> ArtifactSource:
     """Through the gateway session (verified, cached under ``home``) when a gateway is named.
 
     Without one (the direct-dial development worker) from a local, hash-checked copy of the
@@ -208,7 +208,7 @@ def build_worker(
     steps = SyncSteps(connections=connections, buffer=buffer)
     api = ApiCalls(
         runs_on="agent",
-        artifacts=_agent_artifacts(client, settings),
+        artifacts=agent_artifacts(client, settings),
         secrets=api_secrets or MappingSecrets(dict),
         buffer=buffer,
         connections=connections,

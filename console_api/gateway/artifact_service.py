@@ -93,7 +93,11 @@ class ArtifactService:
             raise await self._deny(request, "artifact kind not served to agents", GatewayRefusedError)
         if not _DIGEST.match(request.sha256):
             raise await self._deny(
-                request, "an artifact is named by 64 hex digits", InvalidInputError, "bad_request"
+                request,
+                "an artifact is named by 64 hex digits",
+                InvalidInputError,
+                "bad_request",
+                action="gateway.request_refused",
             )
         if self._registry is None or self._backend is None:
             raise InvalidInputError("this gateway serves no artifacts", code="no_artifacts")
