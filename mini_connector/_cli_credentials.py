@@ -1,4 +1,4 @@
-"""``vsc-agent credentials``: named database credentials kept only in the local vault."""
+"""``vsc-agent credentials``: named database credentials and user API secrets kept only in the local vault."""
 
 from __future__ import annotations
 
@@ -9,9 +9,11 @@ import typer
 from activities.errors import InvalidInputError
 from mini_connector._cli_common import cli_errors, open_vault, report, secret_from_env
 from mini_connector.doctor import check_credential
-from mini_connector.vault_models import CredentialKind, VaultCredential
+from mini_connector.vault_models import CredentialKind, VaultApiSecret, VaultCredential
 
-app = typer.Typer(help="Database credentials in the local vault (secrets never leave this machine).")
+app = typer.Typer(
+    help="Database credentials and API secrets in the local vault (secrets never leave this machine)."
+)
 
 
 def _read_url(*, url_env: str | None, stdin: bool) -> str:
@@ -72,3 +74,55 @@ def remove(name: Annotated[str, typer.Argument(help="Credential to delete.")]) -
     with cli_errors():
         open_vault().remove_credential(name)
     typer.echo(f"removed credential {name!r}")
+
+
+def _read_api_secret(*, secret_env: str | None, stdin: bool) -> str:
+    if secret_env and stdin:
+        raise InvalidInputError("give either --secret-env or --stdin, not both")
+    if secret_env:
+        return secret_from_env(secret_env, what="API secret")
+    if stdin:
+        return typer.get_text_stream("stdin").readline().rstrip("\r\n")
+    return str(
+        typer.prompt("API secret (key, token, password or client secret; input hidden)", hide_input=True)
+    )
+
+
+@app.command("add-api")
+def add_api(
+    name: Annotated[
+        str, typer.Argument(help="Credential reference the registered API names (`vsc api add`).")
+    ],
+    secret_env: Annotated[
+        str | None, typer.Option("--secret-env", help="Read the secret from this env var.")
+    ] = None,
+    stdin: Annotated[bool, typer.Option("--stdin", help="Read the secret from stdin's first line.")] = False,
+    replace: Annotated[bool, typer.Option("--replace", help="Overwrite an API secret of that name.")] = False,
+) -> None:
+    """Store a local user API's secret, typed at a hidden prompt by default (never an argument)."""
+    with cli_errors():
+        vault = open_vault()
+        vault.load()  # fail on a broken vault before asking for a secret
+        secret = VaultApiSecret.build(name=name, secret=_read_api_secret(secret_env=secret_env, stdin=stdin))
+        vault.add_api_secret(secret, replace=replace)
+    typer.echo(f"stored API secret {name!r}")
+
+
+@app.command("list-api")
+def list_api() -> None:
+    """Names of the stored API secrets; never a value."""
+    with cli_errors():
+        names = open_vault().api_secret_names()
+    if not names:
+        typer.echo("no API secrets; add one with `vsc-agent credentials add-api NAME`")
+        return
+    for name in names:
+        typer.echo(f"{name}  ***")
+
+
+@app.command("remove-api")
+def remove_api(name: Annotated[str, typer.Argument(help="API secret to delete.")]) -> None:
+    """Delete an API secret from the vault."""
+    with cli_errors():
+        open_vault().remove_api_secret(name)
+    typer.echo(f"removed API secret {name!r}")

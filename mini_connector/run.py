@@ -1,8 +1,9 @@
 """``vsc-agent run``: the agent worker with its identity and credentials from the local vault.
 
 The vault is the only source: the gateway URL, tenant and agent id come from the enrolled
-identity, the Ed25519 key signs the gateway's challenges, and the credentials are the connection
-registry. The agent is given no Temporal address; it reaches Temporal only through the gateway.
+identity, the Ed25519 key signs the gateway's challenges, the credentials are the connection
+registry and the API secrets are what ``call_api`` authenticates to local user APIs with. The
+agent is given no Temporal address; it reaches Temporal only through the gateway.
 """
 
 from __future__ import annotations
@@ -11,6 +12,7 @@ from activities.errors import GatewayRefusedError, VaultError
 from mini_connector.identity import AgentIdentity
 from mini_connector.settings import AgentSettings
 from mini_connector.vault import Vault
+from mini_connector.vault_secrets import VaultSecrets
 from mini_connector.worker import serve_agent
 
 _FIXES = {
@@ -60,7 +62,10 @@ async def run_agent(settings: AgentSettings | None = None) -> None:
     identity = enrolled_identity(vault)
     try:
         await serve_agent(
-            settings_for(settings, identity), signer=identity.key(), registry=vault.registry_loader()
+            settings_for(settings, identity),
+            signer=identity.key(),
+            registry=vault.registry_loader(),
+            api_secrets=VaultSecrets(vault, tenant=identity.tenant),
         )
     except GatewayRefusedError as exc:
         code = str(exc.fields.get("code", ""))

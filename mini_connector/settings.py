@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from pydantic import SecretStr, model_validator
+from pydantic import Field, SecretStr, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.settings import BufferConfig, TemporalConfig
@@ -42,6 +42,10 @@ class AgentSettings(BaseSettings):
     """The encrypted local vault (identity and credentials); relative paths are under ``home``."""
     vault_secret_file: Path = Path("agent.secret")
     """The random agent secret that, with the machine identity, keys the vault; relative to ``home``."""
+    artifact_cache_dir: Path = Path("artifact-cache")
+    """Verified SDK artifacts fetched through the gateway, kept so each crosses it once; under ``home``."""
+    artifact_cache_bytes: int = Field(default=1 << 30, ge=0)
+    """Most bytes the artifact cache keeps (least recently used files go first; 0: no caching)."""
     machine_id: SecretStr | None = None
     """Overrides /etc/machine-id for the vault key (tests, containers without a machine id)."""
 
@@ -52,4 +56,5 @@ class AgentSettings(BaseSettings):
         self.vault_secret_file = self.home / self.vault_secret_file
         self.buffer = self.buffer.under(self.home)
         self.payload_keyring_dir = self.home / self.payload_keyring_dir
+        self.artifact_cache_dir = self.home / self.artifact_cache_dir
         return self

@@ -22,7 +22,7 @@ from activities.errors import ConnectionNotFoundError, InvalidInputError, VaultE
 from mini_connector._vault_format import open_backup, open_vault, seal_backup, seal_vault
 from mini_connector.identity import AgentIdentity
 from mini_connector.settings import AgentSettings
-from mini_connector.vault_models import VaultContents, VaultCredential
+from mini_connector.vault_models import VaultApiSecret, VaultContents, VaultCredential
 
 __all__ = ["MACHINE_ID_PATHS", "SECRET_BYTES", "Vault", "machine_identity"]
 
@@ -229,6 +229,44 @@ class Vault:
                 raise ConnectionNotFoundError(f"no credential named {name!r} in the vault", connection=name)
             return contents.model_copy(
                 update={"credentials": tuple(c for c in contents.credentials if c.name != name)}
+            )
+
+        self.update(change)
+
+    def api_secret_names(self) -> tuple[str, ...]:
+        """Names of the stored API secrets, sorted; never a value."""
+        return tuple(sorted(s.name for s in self.load().api_secrets))
+
+    def add_api_secret(self, secret: VaultApiSecret, *, replace: bool = False) -> None:
+        """Store a user API's secret.
+
+        Raises:
+            InvalidInputError: The name is taken and ``replace`` is false.
+        """
+
+        def change(contents: VaultContents) -> VaultContents:
+            if contents.api_secret(secret.name) is not None and not replace:
+                raise InvalidInputError(
+                    f"an API secret named {secret.name!r} already exists (use --replace)",
+                    connection=secret.name,
+                )
+            others = tuple(s for s in contents.api_secrets if s.name != secret.name)
+            return contents.model_copy(update={"api_secrets": (*others, secret)})
+
+        self.update(change)
+
+    def remove_api_secret(self, name: str) -> None:
+        """Delete a user API's secret.
+
+        Raises:
+            ConnectionNotFoundError: No API secret has that name.
+        """
+
+        def change(contents: VaultContents) -> VaultContents:
+            if contents.api_secret(name) is None:
+                raise ConnectionNotFoundError(f"no API secret named {name!r} in the vault", connection=name)
+            return contents.model_copy(
+                update={"api_secrets": tuple(s for s in contents.api_secrets if s.name != name)}
             )
 
         self.update(change)

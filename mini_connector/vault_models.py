@@ -1,4 +1,4 @@
-"""What the agent's vault holds: its identity and its named database credentials."""
+"""What the agent's vault holds: its identity, its named database credentials and its API secrets."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ from activities.connections import ConnectionProfile, masked_url
 from activities.errors import InvalidInputError
 from mini_connector.identity import AgentIdentity
 
-__all__ = ["CredentialKind", "VaultContents", "VaultCredential"]
+__all__ = ["MAX_API_SECRET_CHARS", "CredentialKind", "VaultApiSecret", "VaultContents", "VaultCredential"]
 
 CredentialKind = Literal["postgresql", "mysql", "mariadb", "sqlite"]
 _BACKENDS = {
@@ -31,6 +31,20 @@ _BACKENDS = {
     "sqlite": {"sqlite"},
 }
 _NAME_CHARS = frozenset("abcdefghijklmnopqrstuvwxyzABCDEFGHIJKLMNOPQRSTUVWXYZ0123456789_-.")
+MAX_API_SECRET_CHARS = 16384
+
+
+def _check_name(value: str) -> str:
+    if not value or len(value) > 63 or not set(value) <= _NAME_CHARS:
+        raise ValueError("must be 1-63 characters of letters, digits, '_', '-' or '.'")
+    return value
+
+
+def _problems(exc: ValidationError) -> str:
+    return "; ".join(
+        f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
+        for e in exc.errors(include_input=False, include_url=False)
+    )
 
 
 class VaultCredential(BaseModel):
@@ -47,9 +61,7 @@ class VaultCredential(BaseModel):
     @field_validator("name")
     @classmethod
     def _plain_name(cls, value: str) -> str:
-        if not value or len(value) > 63 or not set(value) <= _NAME_CHARS:
-            raise ValueError("must be 1-63 characters of letters, digits, '_', '-' or '.'")
-        return value
+        return _check_name(value)
 
     @field_validator("url")
     @classmethod
@@ -81,13 +93,9 @@ class VaultCredential(BaseModel):
         try:
             return cls.model_validate(fields)
         except ValidationError as exc:
-            problems = "; ".join(
-                f"{'.'.join(str(p) for p in e['loc']) or 'entry'}: {e['msg']}"
-                for e in exc.errors(include_input=False, include_url=False)
-            )
             name = fields.get("name", "?")
             raise InvalidInputError(
-                f"credential {name!r} is invalid: {problems}", connection=str(name)
+                f"credential {name!r} is invalid: {_problems(exc)}", connection=str(name)
             ) from None
 
     def masked_url(self) -> str:
@@ -101,6 +109,53 @@ class VaultCredential(BaseModel):
         )
 
 
+class VaultApiSecret(BaseModel):
+    """The secret of one user API (API key, Basic password, bearer token or OAuth2 client secret).
+
+    Registered APIs name it as their credential reference; the SDK host injects it into requests
+    on this machine, so it never reaches the cloud. Only the name may be shown.
+    """
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    name: str
+    secret: SecretStr
+
+    @field_validator("name")
+    @classmethod
+    def _plain_name(cls, value: str) -> str:
+        return _check_name(value)
+
+    @field_validator("secret")
+    @classmethod
+    def _usable_secret(cls, value: SecretStr) -> SecretStr:
+        raw = value.get_secret_value()
+        if not raw or len(raw) > MAX_API_SECRET_CHARS:
+            raise ValueError(f"must be 1-{MAX_API_SECRET_CHARS} characters")
+        if any(ord(ch) < 0x20 or ord(ch) == 0x7F for ch in raw):
+            # a header value with a newline or NUL would be refused (or worse, split) at call time
+            raise ValueError("must not contain control characters (newlines, tabs, NUL)")
+        return value
+
+    @field_serializer("secret")
+    def _reveal_only_for_the_vault(self, value: SecretStr, info: SerializationInfo) -> str:
+        return value.get_secret_value() if (info.context or {}).get("reveal_secrets") else str(value)
+
+    @classmethod
+    def build(cls, *, name: str, secret: str) -> VaultApiSecret:
+        """Validate user input into an API secret.
+
+        Raises:
+            InvalidInputError: Naming the secret and the bad field, never echoing the value.
+        """
+        try:
+            return cls.model_validate({"name": name, "secret": secret})
+        except ValidationError as exc:
+            raise InvalidInputError(
+                f"API secret {name!r} is invalid: {_problems(exc)}", connection=name
+            ) from None
+
+
 class VaultContents(BaseModel):
     """The whole plaintext of the vault; lives in memory only while a command runs."""
 
@@ -108,6 +163,7 @@ class VaultContents(BaseModel):
 
     identity: AgentIdentity | None = None
     credentials: tuple[VaultCredential, ...] = ()
+    api_secrets: tuple[VaultApiSecret, ...] = ()
 
     def to_bytes(self) -> bytes:
         """Serialise with secrets revealed, for sealing only."""
@@ -128,3 +184,7 @@ class VaultContents(BaseModel):
     def credential(self, name: str) -> VaultCredential | None:
         """The credential called ``name``, if any."""
         return next((c for c in self.credentials if c.name == name), None)
+
+    def api_secret(self, name: str) -> VaultApiSecret | None:
+        """The API secret called ``name``, if any."""
+        return next((s for s in self.api_secrets if s.name == name), None)

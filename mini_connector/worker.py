@@ -24,7 +24,7 @@ from temporalio.converter import DataConverter
 from temporalio.worker import Worker
 
 from activities.api_calls import ApiCalls
-from activities.api_sources import BackendArtifacts, MappingSecrets, SecretSource
+from activities.api_sources import ArtifactSource, BackendArtifacts, MappingSecrets, SecretSource
 from activities.api_specs import fetch_spec
 from activities.buffer import BufferStore, DirectoryBackend
 from activities.connections import ConnectionRegistry, registry_loader
@@ -33,8 +33,10 @@ from activities.errors import GatewayRefusedError, InvalidInputError
 from activities.payload_codec import encrypting_converter
 from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
 from activities.wiring import build_buffer, build_payload_keyring
+from mini_connector.artifact_cache import ArtifactCache
 from mini_connector.enroll import agent_version
-from mini_connector.gateway_buffer import build_gateway_buffer, gateway_payload_keyring
+from mini_connector.gateway_artifacts import GatewayArtifacts
+from mini_connector.gateway_buffer import GatewayChannel, build_gateway_buffer, gateway_payload_keyring
 from mini_connector.settings import AgentSettings
 from mini_connector.tunnel import Backoff, Signer, TunnelClient, TunnelOptions
 from workflows.converter import DATA_CONVERTER
@@ -157,6 +159,28 @@ def _agent_buffer(client: Client, settings: AgentSettings) -> BufferStore:
     )
 
 
+def agent_artifacts(client: Client, settings: AgentSettings) -> ArtifactSource:
+    """Through the gateway session (verified, cached under ``home``) when a gateway is named.
+
+    Without one (the direct-dial development worker) from a local, hash-checked copy of the
+    registry in ``<home>/artifacts``.
+
+    Raises:
+        InvalidInputError: A gateway is named but there is no session to fetch through.
+    """
+    if settings.gateway_url is None:
+        return BackendArtifacts(DirectoryBackend(settings.home / "artifacts"))
+    tunnel = _TUNNELS.get(client)
+    if tunnel is None:
+        raise InvalidInputError("the agent names a gateway but has no gateway session for its SDK artifacts")
+    cache = (
+        ArtifactCache(settings.artifact_cache_dir, max_bytes=settings.artifact_cache_bytes)
+        if settings.artifact_cache_bytes
+        else None
+    )
+    return GatewayArtifacts(GatewayChannel(tunnel, asyncio.get_running_loop()), cache=cache)
+
+
 def _task_queue(client: Client, settings: AgentSettings) -> str:
     """The queue the gateway granted (an agent group's, chosen at enrollment), else the agent's own."""
     tunnel = _TUNNELS.get(client)
@@ -175,17 +199,17 @@ def build_worker(
 ) -> Worker:
     """The agent worker with its activities (syncs, and fetching local spec URLs); it registers no workflows.
 
-    ``registry`` defaults to the JSON file of ``settings.connections_file``; ``api_secrets`` (the
-    vault's API keys) to none, so a flow naming a credential fails with ConnectionNotFoundError.
+    ``registry`` defaults to the JSON file of ``settings.connections_file``; ``api_secrets``
+    (``vsc-agent run``: the vault's, :class:`~mini_connector.vault_secrets.VaultSecrets`) to none,
+    so a flow naming a credential fails with ConnectionNotFoundError. SDK artifacts come through
+    the gateway session when one is configured.
     """
     connections = registry or json_registry(settings)
     buffer = _agent_buffer(client, settings)
     steps = SyncSteps(connections=connections, buffer=buffer)
     api = ApiCalls(
         runs_on="agent",
-        # Interim: pinned SDK artifacts from a local, hash-checked copy of the registry (see
-        # docs/patterns.md, 3.1.2); fetching them through the gateway session is the next step.
-        artifacts=BackendArtifacts(DirectoryBackend(settings.home / "artifacts")),
+        artifacts=agent_artifacts(client, settings),
         secrets=api_secrets or MappingSecrets(dict),
         buffer=buffer,
         connections=connections,
@@ -202,7 +226,11 @@ def build_worker(
 
 
 async def serve_agent(
-    settings: AgentSettings, *, signer: Signer | None = None, registry: RegistrySource | None = None
+    settings: AgentSettings,
+    *,
+    signer: Signer | None = None,
+    registry: RegistrySource | None = None,
+    api_secrets: SecretSource | None = None,
 ) -> None:
     """Serve the agent queue until cancelled, reconnecting through the gateway as needed.
 
@@ -213,7 +241,9 @@ async def serve_agent(
     registry = registry or json_registry(settings)
     async with open_connection(settings, signer=signer, registry=registry) as connection:
         with ThreadPoolExecutor(max_workers=settings.max_concurrent_activities) as executor:
-            worker = build_worker(connection.client, settings, executor, registry=registry)
+            worker = build_worker(
+                connection.client, settings, executor, registry=registry, api_secrets=api_secrets
+            )
             log.info("agent worker serving %s", worker.task_queue)
             running = asyncio.create_task(worker.run())
             refused = asyncio.create_task(connection.refused())

@@ -25,6 +25,7 @@ from activities.errors import (
     TunnelProtocolError,
     VscError,
 )
+from console_api.gateway.artifact_service import ArtifactService
 from mini_connector.tunnel.rpc import (
     ENVELOPE_OVERHEAD,
     Request,
@@ -64,6 +65,7 @@ class BufferService:
         max_frame: The session's frame limit; response bodies stay below it.
         max_object_bytes: Largest object an agent may upload.
         refuse: Audit callback for refusals.
+        artifacts: Answers ``artifact.get`` (``None``: refused, this gateway serves no artifacts).
     """
 
     def __init__(
@@ -76,8 +78,10 @@ class BufferService:
         max_object_bytes: int,
         refuse: Refusal,
         payload_keyring: Keyring | None = None,
+        artifacts: ArtifactService | None = None,
     ) -> None:
         self._tenant = tenant
+        self._artifacts = artifacts
         self._backend = backend
         self._keyring = keyring
         self._payload_keyring = payload_keyring
@@ -112,6 +116,10 @@ class BufferService:
         return error(f"{request.op} refused: {reason}", code=code)
 
     async def _execute(self, request: Request, body: bytes) -> tuple[Response, bytes]:
+        if request.op == "artifact.get":
+            if self._artifacts is None:
+                raise InvalidInputError("this gateway serves no artifacts", code="no_artifacts")
+            return await self._artifacts.get(request)
         payload_key = request.op.startswith("payload_key.")
         if request.tenant != self._tenant:
             raise await self._deny(

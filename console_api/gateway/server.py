@@ -83,6 +83,9 @@ class Gateway:
         self._backend: ObjectBackend | None = None
         self._keyring: Keyring | None = None
         self._payload_keyring: Keyring | None = None
+        self._artifacts: ObjectBackend | None = None
+        if settings.artifacts is not None:
+            self._artifacts = build_backend(settings.artifacts)
         if settings.buffer is not None:
             quota = tier_buffer_quota(self.engine, ttl=settings.buffer.ttl)
             self._backend = build_backend(settings.buffer, quota=quota)
@@ -340,6 +343,7 @@ class Gateway:
             backend=self._backend,
             keyring=self._keyring,
             payload_keyring=self._payload_keyring,
+            artifact_backend=self._artifacts,
         )
         # A reconnecting agent supersedes its older sessions here: after a half-open drop the old
         # one would otherwise keep long-polling and swallow tasks until its ping timeout. This is

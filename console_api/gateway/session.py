@@ -16,6 +16,7 @@ from activities.buffer import ObjectBackend
 from activities.crypto import Keyring
 from activities.errors import ObjectStoreUnavailableError, TunnelProtocolError
 from console_api.gateway.agents import AgentIdentity, mark_online, touch
+from console_api.gateway.artifact_service import ArtifactService
 from console_api.gateway.audit import GatewayAudit
 from console_api.gateway.buffer_service import BufferService
 from console_api.gateway.policy import Decision, SessionScope
@@ -46,6 +47,7 @@ class AgentSession:
         backend: The gateway's buffer object store, if it serves buffer requests.
         keyring: The gateway's keyring, if it hands out data keys.
         payload_keyring: The tenants' payload keyring, if it hands out payload keys.
+        artifact_backend: The artifact registry's object store, if it serves ``artifact.get``.
     """
 
     def __init__(
@@ -63,6 +65,7 @@ class AgentSession:
         backend: ObjectBackend | None = None,
         keyring: Keyring | None = None,
         payload_keyring: Keyring | None = None,
+        artifact_backend: ObjectBackend | None = None,
     ) -> None:
         self.ws, self.identity, self.session_id = ws, identity, session_id
         self._hello, self._settings, self._engine, self._audit = hello, settings, engine, audit
@@ -84,6 +87,14 @@ class AgentSession:
             max_frame=settings.max_frame,
             max_object_bytes=settings.max_object_bytes,
             refuse=self._refused,
+            artifacts=ArtifactService(
+                tenant=identity.tenant,
+                backend=artifact_backend,
+                max_frame=settings.max_frame,
+                max_artifact_bytes=settings.max_artifact_bytes,
+                refuse=self._refused,
+                record=self._event,
+            ),
         )
         self._requests: set[asyncio.Task[None]] = set()
         self._mux: Mux | None = None
@@ -155,7 +166,8 @@ class AgentSession:
             pass
 
     async def _refused(self, action: str, details: dict[str, object]) -> None:
-        outcome = "denied" if action in ("gateway.buffer_denied", "gateway.payload_key_denied") else "refused"
+        denials = ("gateway.buffer_denied", "gateway.payload_key_denied", "gateway.artifact_denied")
+        outcome = "denied" if action in denials else "refused"
         await self._audit.record(
             tenant=self.identity.tenant,
             action=action,

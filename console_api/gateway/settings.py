@@ -8,7 +8,7 @@ from pathlib import Path
 from pydantic import Field, model_validator
 from pydantic_settings import BaseSettings, SettingsConfigDict
 
-from activities.settings import BufferConfig, TemporalConfig
+from activities.settings import ArtifactConfig, BufferConfig, TemporalConfig
 from mini_connector.tunnel.protocol import DEFAULT_MAX_FRAME, PING_INTERVAL_S, PING_TIMEOUT_S
 
 
@@ -43,6 +43,11 @@ class GatewaySettings(BaseSettings):
     master key), handed to each agent for its own tenant only; ``None`` (or no ``buffer``): none."""
     max_object_bytes: int = Field(default=64 << 20, ge=1)
     """Largest buffer object an agent may upload (in parts of at most one frame each)."""
+    artifacts: ArtifactConfig | None = None
+    """The cloud's artifact registry (the console's and the cloud workers' ``artifacts``), read for
+    agents' ``artifact.get`` (pinned SDKs of their own tenant); ``None``: no artifact service."""
+    max_artifact_bytes: int = Field(default=64 << 20, ge=1)
+    """Largest artifact sent to an agent (an SDK component is ~18 MB)."""
     handshake_timeout: float = Field(default=15.0, gt=0)
     """Seconds a socket may take for the HTTP upgrade, and again for its hello or enroll message."""
     max_handshakes: int = Field(default=256, ge=1)

@@ -18,6 +18,8 @@ from typing import Literal
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from activities.errors import (
+    ArtifactIntegrityError,
+    ArtifactNotFoundError,
     BufferNotFoundError,
     GatewayRefusedError,
     GatewayUnreachableError,
@@ -45,8 +47,10 @@ Op = Literal[
     "obj.get",
     "obj.list",
     "obj.delete",
+    "artifact.get",
 ]
-"""``key.*``: buffer data keys; ``payload_key.*``: Temporal payload keys (a keyring of their own)."""
+"""``key.*``: buffer data keys; ``payload_key.*``: Temporal payload keys (a keyring of their own);
+``artifact.get``: a pinned SDK artifact of the session tenant from the cloud's artifact registry."""
 
 ERRORS: dict[str, type[VscError]] = {
     cls.__name__: cls
@@ -57,6 +61,8 @@ ERRORS: dict[str, type[VscError]] = {
         InvalidInputError,
         GatewayRefusedError,
         QuotaExceededError,
+        ArtifactNotFoundError,
+        ArtifactIntegrityError,
     )
 }
 """The errors a RESPONSE may name; anything else the gateway hits is sent as ObjectStoreUnavailableError."""
@@ -67,7 +73,7 @@ class _Header(BaseModel):
 
 
 class Request(_Header):
-    """Agent -> gateway: one key or object operation; ``tenant`` must be the session's own."""
+    """Agent -> gateway: one key, object or artifact operation; ``tenant`` must be the session's own."""
 
     op: Op
     tenant: str = Field(min_length=1, max_length=63)
@@ -83,6 +89,10 @@ class Request(_Header):
     final: bool = True
     size: int = Field(default=0, ge=0)
     """``obj.put``: the whole object's size, declared up front so an oversized upload is refused at once."""
+    kind: str = Field(default="", max_length=40)
+    """``artifact.get``: the artifact kind (``sdk-component``, ``api-description``, ...)."""
+    sha256: str = Field(default="", max_length=64)
+    """``artifact.get``: the artifact's name, the hex sha256 of its bytes."""
 
 
 class Response(_Header):
