@@ -84,6 +84,8 @@ def _service_env(home: Path, metadata_url: str, name: str) -> dict[str, str]:
             VSC_GATEWAY_BUFFER__MASTER_KEYFILE=str((home / "master.key").resolve()),
             # ... and hands the agent its tenant's payload keys (the cloud worker's keyring).
             VSC_GATEWAY_PAYLOAD_KEYRING_DIR=str((home / "payload-keys").resolve()),
+            # ... and the generated SDKs of its tenant's local APIs from the artifact registry.
+            VSC_GATEWAY_ARTIFACTS__DIRECTORY=str((home / "artifacts").resolve()),
         )
     return env
 

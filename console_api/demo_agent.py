@@ -17,10 +17,11 @@ from sqlalchemy import select
 from activities.errors import VaultError
 from activities.metadata import Agent, make_engine, provision_tenant, tenant_session
 from console_api.demo import MARIADB, PG
+from console_api.demo_apis import ONPREM_SECRET, reserve_demo_apis
 from console_api.gateway import issue_enrollment_token
 from mini_connector.settings import AgentSettings
 from mini_connector.vault import Vault
-from mini_connector.vault_models import VaultCredential
+from mini_connector.vault_models import VaultApiSecret, VaultCredential
 
 DEMO_TENANT = "demo"
 DEMO_AGENT = "edge-1"
@@ -115,4 +116,7 @@ def prepare_demo_agent(home: Path, *, gateway_url: str, metadata_url: str) -> st
         done = f"enrolled agent {DEMO_AGENT!r} of tenant {DEMO_TENANT!r} with {gateway_url}"
     for credential in demo_credentials(home):
         vault.add_credential(credential, replace=True)
-    return f"{done}; {len(demo_credentials(home))} demo credentials in {vault.path}"
+    # The on-premise van-sales API's key stays on the premises, in the vault, like the DB passwords.
+    onprem_key = reserve_demo_apis(home).onprem_key
+    vault.add_api_secret(VaultApiSecret(name=ONPREM_SECRET, secret=onprem_key), replace=True)
+    return f"{done}; {len(demo_credentials(home))} demo credentials and 1 API key in {vault.path}"

@@ -30,8 +30,9 @@ from activities.buffer import DirectoryBackend
 from activities.crypto import Keyring
 from activities.metadata import make_engine, tenant_session
 from activities.wiring import build_secret_store
-from examples.vansales_api.app import API_KEY_HEADER, create_app, serve
+from examples.vansales_api.app import API_KEY_HEADER, create_app
 from examples.vansales_api.store import VanSalesStore, orders
+from infra.loopback import serve
 from workflows.api_types import ApiFlowResult, SdkPin
 
 PLAN_FILE = "demo-apis.json"
@@ -127,8 +128,8 @@ def serve_demo_apis(home: Path, plan: DemoApiPlan) -> Iterator[dict[str, VanSale
 def register_demo_sdk(*, home: Path, tenant: str, plan: DemoApiPlan, cache_dir: Path) -> SdkPin:
     """Fetch the on-premise API's ``/openapi.json``, build its SDK and publish it for ``tenant``.
 
-    Into the stack's artifact registry (``<home>/artifacts``, the cloud worker's) and, until the
-    agent fetches artifacts through its gateway session, into the agent's local copy too.
+    Into the stack's artifact registry (``<home>/artifacts``): the cloud worker reads it directly,
+    the agent through its gateway session.
 
     Raises:
         SpecInvalidError: The served document is not a usable OpenAPI spec.
@@ -148,15 +149,9 @@ def register_demo_sdk(*, home: Path, tenant: str, plan: DemoApiPlan, cache_dir: 
     spec = response.content
     desc = describe(load_spec(spec))
     cache_dir.mkdir(parents=True, exist_ok=True)
-    pin: SdkPin | None = None
-    for artifacts_dir in (home / "artifacts", home / "agent" / "artifacts"):
-        registry = ArtifactRegistry(backend=DirectoryBackend(artifacts_dir))
-        published = publish_sdk(
-            registry=registry, tenant=tenant, spec_bytes=spec, desc=desc, cache_dir=cache_dir
-        )
-        pin = pin_sdk(registry=registry, tenant=tenant, desc=desc, artifacts=published)
-    assert pin is not None
-    return pin
+    registry = ArtifactRegistry(backend=DirectoryBackend(home / "artifacts"))
+    published = publish_sdk(registry=registry, tenant=tenant, spec_bytes=spec, desc=desc, cache_dir=cache_dir)
+    return pin_sdk(registry=registry, tenant=tenant, desc=desc, artifacts=published)
 
 
 def store_cloud_secret(*, home: Path, tenant: str, value: SecretStr) -> str:

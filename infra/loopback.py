@@ -12,14 +12,14 @@ import uvicorn
 
 
 @contextmanager
-def serve(app: Any, *, start_timeout_s: float = 20.0) -> Iterator[str]:
-    """Run ``app`` on 127.0.0.1 with an OS-chosen port; yields its base URL and stops it on exit.
+def serve(app: Any, *, port: int = 0, start_timeout_s: float = 20.0) -> Iterator[str]:
+    """Run ``app`` on 127.0.0.1 (port 0: one the OS picks); yields its base URL and stops it on exit.
 
     Raises:
         RuntimeError: The server did not start within ``start_timeout_s``.
     """
     server = uvicorn.Server(
-        uvicorn.Config(app, host="127.0.0.1", port=0, log_level="warning", lifespan="off")
+        uvicorn.Config(app, host="127.0.0.1", port=port, log_level="warning", lifespan="off")
     )
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

@@ -3,20 +3,16 @@
 It is the kind of home-grown REST API the platform's Mode 2 integrates: FastAPI generates its
 OpenAPI document at ``/openapi.json``, from which the platform builds a sandboxed SDK.
 ``create_app`` makes one instance; the demo and the tests run two (an on-premise one and a
-"central ordering platform" on the internet) with :func:`serve`.
+"central ordering platform" on the internet) with :func:`infra.loopback.serve`.
 """
 
 from __future__ import annotations
 
 import hmac
-import threading
-import time
-from collections.abc import Iterator, Mapping
-from contextlib import contextmanager
+from collections.abc import Mapping
 from datetime import UTC, datetime
 from typing import Annotated
 
-import uvicorn
 from fastapi import APIRouter, Depends, FastAPI, Header, HTTPException, Query, Request, status
 from fastapi.security import APIKeyHeader
 
@@ -169,22 +165,3 @@ def create_app(
     for router in (customers_router, products_router, orders_router):
         app.include_router(router)
     return app
-
-
-@contextmanager
-def serve(app: FastAPI, *, host: str = "127.0.0.1", port: int = 0) -> Iterator[str]:
-    """Run ``app`` with uvicorn in a thread (port 0: a free one); yields its base URL."""
-    server = uvicorn.Server(uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="off"))
-    thread = threading.Thread(target=server.run, daemon=True, name=f"vansales-api-{app.title}")
-    thread.start()
-    deadline = time.monotonic() + 20
-    while not server.started:
-        if not thread.is_alive() or time.monotonic() > deadline:
-            raise RuntimeError("the van-sales API did not start")
-        time.sleep(0.02)
-    bound = server.servers[0].sockets[0].getsockname()[1]
-    try:
-        yield f"http://{host}:{bound}"
-    finally:
-        server.should_exit = True
-        thread.join(timeout=10)

@@ -27,8 +27,9 @@ from activities.artifacts import ArtifactRegistry
 from activities.buffer import DirectoryBackend
 from activities.metadata import make_engine, tenant_session
 from activities.wiring import build_secret_store
-from examples.vansales_api.app import create_app, serve
+from examples.vansales_api.app import create_app
 from examples.vansales_api.store import VanSalesStore, idempotency_keys, orders
+from infra.loopback import serve
 from sdkgen.build import publish_sdk
 from sdkgen.model import ApiDescription
 from sdkgen.operations import describe
