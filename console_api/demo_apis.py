@@ -203,7 +203,8 @@ def api_demo_runs(
                 "agent": agent,
                 "source_connection": "erp_pg",
                 "source_table": "orders",
-                "key": ["order_id"],
+                # order_no is the business key the API stores orders by (order_id stays in the ERP)
+                "key": ["order_no"],
                 "transform": {"select": TO_CENTRAL["select"]},
                 "api": onprem,
                 "operation": "create_orders",
