@@ -98,7 +98,9 @@ def demo_runs() -> list[tuple[str, dict[str, Any]]]:
                 "agent": "edge-1",
                 "source_connection": "erp_pg",
                 "destination_connection": "cloud_dw",
-                "pipeline": "demo-erp-to-cloud",
+                # Every demo run recreates the warehouse, so its incremental cursors start afresh too
+                # (a fixed name would resume after the last run's cursor and copy nearly nothing).
+                "pipeline": f"demo-erp-to-cloud-{uuid.uuid4().hex[:8]}",
                 "tables": cloud_tables,
             },
         )
