@@ -33,6 +33,7 @@ from activities.wiring import build_secret_store
 from examples.vansales_api.app import API_KEY_HEADER, create_app
 from examples.vansales_api.store import VanSalesStore, orders
 from infra.loopback import serve
+from workers.settings import CloudSettings
 from workflows.api_types import ApiFlowResult, SdkPin
 
 PLAN_FILE = "demo-apis.json"
@@ -154,11 +155,11 @@ def register_demo_sdk(*, home: Path, tenant: str, plan: DemoApiPlan, cache_dir: 
     return pin_sdk(registry=registry, tenant=tenant, desc=desc, artifacts=published)
 
 
-def store_cloud_secret(*, home: Path, tenant: str, value: SecretStr) -> str:
-    """Keep the central API's key in the tenant's secret store, as registration does; its reference."""
-    from workers.settings import CloudSettings
+def store_cloud_secret(*, settings: CloudSettings, tenant: str, value: SecretStr) -> str:
+    """Keep an internet API's key in the tenant's secret store, as registration does; its reference.
 
-    settings = CloudSettings(home=home, tenants=[tenant])
+    The demo and the Mode 2 workflow tests use it with the cloud worker's own settings.
+    """
     store = build_secret_store(
         vault=settings.vault,
         master_key=settings.secret_master_key,
@@ -242,7 +243,8 @@ async def run_api_flows(
         with console.status("building the van-sales API's SDK (WebAssembly)..."):
             pin = register_demo_sdk(home=home, tenant=tenant, plan=plan, cache_dir=home / "sdk-cache")
         console.print(f"registered SDK of {plan.url('onprem')}/openapi.json (build {pin.build_key[:12]})")
-        secret = store_cloud_secret(home=home, tenant=tenant, value=plan.central_key)
+        settings = CloudSettings(home=home, tenants=[tenant])
+        secret = store_cloud_secret(settings=settings, tenant=tenant, value=plan.central_key)
         for pattern, body in api_demo_runs(plan=plan, pin=pin, agent=agent, central_secret=secret):
             handle = await start_run(
                 address=address,

@@ -9,8 +9,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from examples.vansales_api import VanSalesStore, create_app, serve
+from examples.vansales_api import VanSalesStore, create_app
 from examples.vansales_api.store import order_lines, orders
+from infra.loopback import serve
 
 KEY = "k-test-0123456789"
 OLD = "k-expired-0123456789"

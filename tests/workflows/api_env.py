@@ -21,12 +21,12 @@ from typing import Any
 import sqlalchemy as sa
 from fastapi import FastAPI, Request, Response
 from fastapi.responses import JSONResponse, PlainTextResponse
+from pydantic import SecretStr
 
 from activities.api_pins import pin_sdk
 from activities.artifacts import ArtifactRegistry
 from activities.buffer import DirectoryBackend
-from activities.metadata import make_engine, tenant_session
-from activities.wiring import build_secret_store
+from console_api import demo_apis
 from examples.vansales_api.app import create_app
 from examples.vansales_api.store import VanSalesStore, idempotency_keys, orders
 from infra.loopback import serve
@@ -192,17 +192,6 @@ def store_cloud_secret(tenant: Tenant, value: str) -> str:
 
     Call it once the cloud worker has provisioned the tenant (inside ``running``).
     """
-    settings = tenant.cloud_settings()
-    store = build_secret_store(
-        vault=settings.vault,
-        master_key=settings.secret_master_key,
-        master_keyfile=settings.secret_master_keyfile,
-        keyring_dir=settings.secret_keyring_dir,
-        create_missing=True,
+    return demo_apis.store_cloud_secret(
+        settings=tenant.cloud_settings(), tenant=tenant.name, value=SecretStr(value)
     )
-    engine = make_engine(settings.metadata_url)
-    try:
-        with tenant_session(engine, tenant.name) as session:
-            return store.put(session, {"secret": value})
-    finally:
-        engine.dispose()
