@@ -99,6 +99,7 @@ def definition(version: int | None) -> dict[str, Any]:
 
 
 async def start(api: Api, definition_id: str) -> str:
+    come_online(api.engine, api.admin.tenant)  # presence as the gateway records it; the builds took a while
     r = await api.call("POST", "/executions", api.operator, json={"definition_id": definition_id})
     assert r.status_code == 201, r.text
     return str(r.json()["workflow_id"])
