@@ -107,6 +107,10 @@ def api_add(
     agent: Annotated[
         str | None, typer.Option(help="local: the agent (or group) that reaches the API")
     ] = None,
+    agent_credential: Annotated[
+        str | None,
+        typer.Option(help="local: the agent vault's name for the API's secret (default: the API's name)"),
+    ] = None,
     writable: Annotated[
         list[str] | None, typer.Option(help="Grant write to this operation id, repeatable")
     ] = None,
@@ -136,6 +140,8 @@ def api_add(
         body["spec_url"] = spec_url
     if agent is not None:
         body["agent"] = agent
+    if agent_credential is not None:
+        body["agent_credential"] = agent_credential
     secret = _secret(auth, secret_env)
     if secret is not None:
         body["secret"] = secret

@@ -40,6 +40,8 @@ class Api(TenantScoped, TenantBase):
     accessibility: Mapped[str] = mapped_column(String(8))
     agent_id: Mapped[str | None] = mapped_column(String(63))
     """Local APIs: the agent (or agent group) inside the customer network that reaches them."""
+    agent_credential: Mapped[str | None] = mapped_column(String(255))
+    """Local APIs: the name the agent's vault keeps the API's secret under (None: the API's name)."""
     writable_operations: Mapped[list[str]] = mapped_column(JSON, default=list)
     """Operation ids the user granted write (non-safe methods); empty: the API is read-only."""
     current_version: Mapped[int] = mapped_column(Integer)

@@ -12,7 +12,7 @@ import hashlib
 import uuid
 from collections.abc import Iterator
 from datetime import timedelta
-from typing import Any
+from typing import Any, Literal
 
 from fastapi import HTTPException
 from pydantic import TypeAdapter
@@ -20,6 +20,8 @@ from sqlalchemy import select
 from temporalio.client import WorkflowFailureError
 from temporalio.exceptions import ApplicationError
 
+from activities.api_pins import pin_sdk
+from activities.artifacts import ArtifactRegistry
 from activities.errors import EgressDeniedError, SpecUnreachableError
 from activities.metadata import Api, ApiVersion, TenantSession, WorkflowDefinition, tenant_session
 from console_api.api.context import ApiContext
@@ -34,10 +36,15 @@ from console_api.api.schemas import (
 from console_api.api.sdk_pipeline import fetch_internet_spec
 from console_api.presence import online_members
 from sdkgen.model import Accessibility, ApiAuth, ApiDescription
+from workflows.api_types import SdkPin
 from workflows.fetch_spec import INLINE_LIMIT, FetchSpecInput, FetchSpecResult, FetchSpecWorkflowInput
 from workflows.queues import cloud_queue
 
 AUTH = TypeAdapter[Any](ApiAuth)
+PIN_FIELD = "pin"
+"""Key of a version's ``artifacts`` holding its ``SdkPin`` (without the version number)."""
+Side = Literal["agent", "cloud"]
+"""Which worker calls the API in a flow: the agent (local) or the cloud workers (internet)."""
 SECRET_FIELD = "secret"
 """The one field of an API's entry in the secret store."""
 
@@ -135,6 +142,7 @@ def to_public(api: Api, versions: list[ApiVersion]) -> ApiPublic:
         has_secret=api.secret_ref is not None,
         accessibility=Accessibility(api.accessibility),
         agent=api.agent_id,
+        agent_credential=agent_credential(api) if api.accessibility != Accessibility.INTERNET else None,
         writable_operations=list(api.writable_operations),
         current_version=api.current_version,
         latest_version=max(v.version for v in versions),
@@ -143,6 +151,55 @@ def to_public(api: Api, versions: list[ApiVersion]) -> ApiPublic:
         created_at=api.created_at,
         updated_at=api.updated_at,
     )
+
+
+def agent_credential(api: Api) -> str:
+    """The agent-vault name of a local API's secret: as registered, else the API's name."""
+    return api.agent_credential or api.name
+
+
+def version_pin(registry: ArtifactRegistry, *, tenant: str, row: ApiVersion) -> SdkPin:
+    """The ``SdkPin`` of a published version: its component, precompiled copies and description.
+
+    Versions published since pins were stored carry it in ``artifacts``; an older row is pinned
+    now (idempotent: the registry is content-addressed, the description is the row's).
+    """
+    stored = row.artifacts.get(PIN_FIELD)
+    if isinstance(stored, dict):
+        return SdkPin.model_validate({**stored, "version": row.version})
+    from sdkgen.build import SdkArtifacts  # cloud extra, as for every build
+
+    artifacts = SdkArtifacts.model_validate({k: v for k, v in row.artifacts.items() if k != PIN_FIELD})
+    return pin_sdk(
+        registry=registry, tenant=tenant, desc=description_of(row), artifacts=artifacts, version=row.version
+    )
+
+
+def api_binding(
+    session: TenantSession, registry: ArtifactRegistry, *, name: str, version: int, side: Side
+) -> dict[str, Any]:
+    """The flow binding (``workflows.api_types.ApiBinding`` as JSON) of version ``version`` of ``name``.
+
+    The credential reference is where the worker that calls the API finds its secret: the
+    secret-store reference saved at registration when the cloud calls it, the agent-vault name
+    (``agent_credential``, default the API's name) when the agent does. No secret is read.
+
+    Raises:
+        HTTPException: 404 when the tenant has no such API or version (other tenants' are not seen).
+    """
+    api = get_api(session, name)
+    row = get_version(session, api, version)
+    pin = version_pin(registry, tenant=session.tenant_id, row=row)
+    granted = {op.op_id for op in description_of(row).operations if not op.read_only}
+    return {
+        "name": api.name,
+        "sdk": pin.model_dump(mode="json"),
+        "base_url": api.base_url,
+        "accessibility": api.accessibility,
+        "auth": dict(api.auth),
+        "credential": api.secret_ref if side == "cloud" else agent_credential(api),
+        "writable_ops": [op for op in api.writable_operations if op in granted],
+    }
 
 
 def _api_refs(node: Any) -> Iterator[dict[str, Any]]:

@@ -15,9 +15,11 @@ from typing import Annotated, Any, Literal
 from fastapi import APIRouter, HTTPException, Query, Response
 from sqlalchemy import select
 
+from activities.api_pins import pin_sdk
 from activities.metadata import Api, ApiVersion, TenantSession, tenant_session
 from activities.metadata._models import utcnow
 from console_api.api.api_registry import (
+    PIN_FIELD,
     SECRET_FIELD,
     definitions_using,
     description_of,
@@ -86,7 +88,9 @@ async def _published(ctx: ApiContext, tenant: str, spec: bytes, desc: ApiDescrip
     artifacts = await asyncio.to_thread(
         publish, registry=ctx.artifacts, settings=ctx.settings, tenant=tenant, spec_bytes=spec, desc=desc
     )
-    return artifacts.model_dump(mode="json")
+    # The description beside the SDK, so the version is runnable: flows carry this pin.
+    pin = pin_sdk(registry=ctx.artifacts, tenant=tenant, desc=desc, artifacts=artifacts)
+    return {**artifacts.model_dump(mode="json"), PIN_FIELD: pin.model_dump(mode="json", exclude={"version"})}
 
 
 def _version_row(api_id: str, number: int, desc: ApiDescription, artifacts: dict[str, Any]) -> ApiVersion:
@@ -132,6 +136,7 @@ async def create_api(body: ApiCreate, op: OperatorPrincipal, ctx: ContextDep) ->
             secret_ref=ref,
             accessibility=body.accessibility.value,
             agent_id=body.agent,
+            agent_credential=body.agent_credential,
             writable_operations=list(body.writable_operations),
             current_version=1,
             created_at=now,

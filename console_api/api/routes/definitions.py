@@ -11,6 +11,7 @@ from sqlalchemy import func, select
 from activities.errors import ArtifactIntegrityError
 from activities.metadata import TenantSession, WorkflowDefinition
 from activities.metadata._models import utcnow
+from console_api.api.api_flows import plan_api_definition
 from console_api.api.context import ApiContext
 from console_api.api.deps import ContextDep, CurrentPrincipal, OperatorPrincipal, SessionDep
 from console_api.api.planning import canonical_json, definition_document, plan_definition
@@ -22,6 +23,7 @@ from console_api.api.schemas import (
     WorkflowDefinitionsPublic,
 )
 from workflows.routing import RoutePlan
+from workflows.sync_types import SyncInput
 
 ARTIFACT_KIND = "workflow-definition"
 
@@ -81,12 +83,24 @@ def stored_document(ctx: ApiContext, row: WorkflowDefinition) -> dict[str, Any]:
 def create_workflow_definition(
     body: WorkflowDefinitionCreate, _op: OperatorPrincipal, session: SessionDep, ctx: ContextDep
 ) -> WorkflowDefinitionPublic:
-    """Save a new version of the definition ``name`` (versions start at 1 and never change)."""
-    plan = plan_definition(session, pattern=body.pattern, body=body.input)
-    # Every run of the definition (API, schedule, webhook) keeps its incremental cursors under one
-    # name, the definition's, unless the definition names its own pipeline.
-    sync_input = body.input if body.input.pipeline else body.input.model_copy(update={"pipeline": body.name})
-    document = definition_document(body.pattern, sync_input)
+    """Save a new version of the definition ``name`` (versions start at 1 and never change).
+
+    Patterns 3.1.2 and 3.3.3 name registered APIs as ``{"api": name, "version": N}``; a missing
+    version is pinned to the API's current one. Upgrading a definition to a new API version is
+    saving its next version with that version named.
+    """
+    if isinstance(body.input, SyncInput):
+        plan = plan_definition(session, pattern=body.pattern, body=body.input)
+        # Every run of the definition (API, schedule, webhook) keeps its incremental cursors under one
+        # name, the definition's, unless the definition names its own pipeline.
+        sync_input = (
+            body.input if body.input.pipeline else body.input.model_copy(update={"pipeline": body.name})
+        )
+        document = definition_document(body.pattern, sync_input)
+    else:
+        # Mode 2: every API reference is pinned to a version in the saved document (see api_flows).
+        plan, saved = plan_api_definition(session, pattern=body.pattern, body=body.input)
+        document = {"pattern": body.pattern, "input": saved}
     # Stored before the row commits: a failed commit leaves an unreferenced, immutable artifact, never a
     # row without its document.
     digest = ctx.artifacts.put(

@@ -30,12 +30,14 @@ from temporalio.service import RPCError, RPCStatusCode
 
 from activities.metadata import Execution, Schedule, pauses_for, tenant_session
 from activities.metadata._models import as_utc, utcnow
+from console_api.api.api_flows import bind_apis
 from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, SessionDep, TemporalDep
 from console_api.api.problems import error_responses, field_error
 from console_api.api.quotas import require_execution_slot
 from console_api.api.routes.controls import audit
 from console_api.api.routes.definitions import get_definition, stored_document
 from console_api.api.schemas import (
+    API_PATTERNS,
     ActivityProgress,
     ExecutionCreate,
     ExecutionParams,
@@ -48,6 +50,7 @@ from console_api.api.schemas import (
 )
 from console_api.api.settings import ApiSettings
 from console_api.presence import online_members
+from workflows.api_types import ApiFlowResult
 from workflows.queues import cloud_queue
 from workflows.registry import WORKFLOW_BY_PATTERN
 from workflows.sync_types import ControlSignal, SyncResult, WorkflowEvent
@@ -186,12 +189,21 @@ async def start_execution(
     workflow = WORKFLOW_BY_PATTERN[definition.pattern]
     workflow_id = f"{op.tenant}-{definition.name}-{uuid.uuid4()}"
     queue = cloud_queue(op.tenant)
+    if definition.pattern in API_PATTERNS:
+        if body.params is not None:
+            raise field_error(("body", "params"), f"pattern {definition.pattern} takes no run parameters")
+        # The pinned API versions, bound now: a later refresh of an API does not change this run.
+        workflow_input = bind_apis(
+            session, ctx.artifacts, pattern=definition.pattern, saved=document["input"]
+        )
+    else:
+        workflow_input = with_params(document["input"], body.params)
     handle = await client.start_workflow(
         workflow.run,  # type: ignore[attr-defined]
-        with_params(document["input"], body.params),
+        workflow_input,
         id=workflow_id,
         task_queue=queue,
-        result_type=SyncResult,
+        result_type=ApiFlowResult if definition.pattern in API_PATTERNS else SyncResult,
     )
     run_id = handle.first_execution_run_id or handle.result_run_id or ""
     # In a transaction of its own: the request's session has read before the start, and on SQLite

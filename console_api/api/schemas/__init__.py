@@ -48,6 +48,10 @@ from console_api.api.schemas.controls import (
     EmergencyStopPublic,
 )
 from console_api.api.schemas.definitions import (
+    API_PATTERNS,
+    ApiRef,
+    ApiToApiDefinition,
+    DbToApiDefinition,
     Pattern,
     WorkflowDefinitionCreate,
     WorkflowDefinitionPublic,
@@ -116,6 +120,10 @@ __all__ = [
     "EnrollmentTokenCreate",
     "EnrollmentTokenPublic",
     "Pattern",
+    "API_PATTERNS",
+    "ApiRef",
+    "ApiToApiDefinition",
+    "DbToApiDefinition",
     "WorkflowDefinitionCreate",
     "WorkflowDefinitionPublic",
     "WorkflowDefinitionsPublic",

@@ -56,6 +56,12 @@ class ApiCreate(Request):
     accessibility: Accessibility = Accessibility.INTERNET
     agent: ConnectorId | None = None
     """Local APIs: the agent (or agent group) inside the customer network that reaches the API."""
+    agent_credential: Name | None = None
+    """Local APIs: the name the agent's vault keeps the API's secret under (default: the API's name).
+
+    The agent calls a local API with the secret from its own vault, so a local API's ``secret``
+    may be left out here; flows started by the console name this credential in their binding.
+    """
     writable_operations: Annotated[list[OpId], Field(max_length=500)] = Field(default_factory=list)
 
     @model_validator(mode="after")
@@ -64,7 +70,8 @@ class ApiCreate(Request):
             raise ValueError("give exactly one of `spec` (the document) and `spec_url`")
         if isinstance(self.auth, NoAuth) and self.secret is not None:
             raise ValueError("`secret` needs an `auth` that uses it (api_key, basic, bearer, oauth2)")
-        if not isinstance(self.auth, NoAuth) and self.secret is None:
+        agent_holds_it = self.accessibility == Accessibility.LOCAL  # the agent's vault has the secret
+        if not isinstance(self.auth, NoAuth) and self.secret is None and not agent_holds_it:
             raise ValueError(f"auth {self.auth.kind!r} needs its `secret`")
         if isinstance(self.auth, BasicAuth):
             parts = urlsplit(self.base_url)
@@ -74,6 +81,8 @@ class ApiCreate(Request):
             raise ValueError("a local API needs `agent`, the connector id that reaches it")
         if self.accessibility == Accessibility.INTERNET and self.agent is not None:
             raise ValueError("`agent` applies to local (or both) APIs only")
+        if self.accessibility == Accessibility.INTERNET and self.agent_credential is not None:
+            raise ValueError("`agent_credential` applies to local (or both) APIs only")
         return self
 
 
@@ -145,6 +154,8 @@ class ApiPublic(BaseModel):
     has_secret: bool
     accessibility: Accessibility
     agent: str | None
+    agent_credential: str | None
+    """Local APIs: the agent-vault name of the secret the agent calls it with."""
     writable_operations: list[str]
     current_version: int
     latest_version: int

@@ -1,10 +1,10 @@
-"""Schemas of workflow definitions."""
+"""Schemas of workflow definitions: the sync patterns' input, or a Mode 2 flow naming registered APIs."""
 
 from __future__ import annotations
 
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, field_validator
+from pydantic import BaseModel, Field, field_validator, model_validator
 
 from console_api.api.schemas._common import (
     Moment,
@@ -12,25 +12,67 @@ from console_api.api.schemas._common import (
     Page,
     Request,
 )
+from workflows.api_types import ApiToApiInput, DbToApiInput
 from workflows.routing import RoutePlan
 from workflows.sync_types import SyncInput, SyncState
 
-Pattern = Literal["3.1.1", "3.3.1", "3.3.2"]
+Pattern = Literal["3.1.1", "3.3.1", "3.3.2", "3.1.2", "3.3.3"]
+API_PATTERNS = frozenset({"3.1.2", "3.3.3"})
+"""Mode 2 patterns: their input names registered APIs (:class:`ApiRef`) instead of connections only."""
+
+
+class ApiRef(Request):
+    """A registered API as a definition names it.
+
+    Without ``version`` the API's current version is written into the saved definition version,
+    so a saved definition never floats: a later refresh does not change what it runs.
+    """
+
+    api: Name
+    version: Annotated[int, Field(ge=1, le=1_000_000)] | None = None
+
+
+class DbToApiDefinition(DbToApiInput):
+    """Pattern 3.1.2 as saved: ``api`` names a registered local API (the binding is made per run)."""
+
+    api: ApiRef  # type: ignore[assignment]
+
+
+class ApiToApiDefinition(ApiToApiInput):
+    """Pattern 3.3.3 as saved: ``source`` a registered local API, ``destination`` an internet one."""
+
+    source: ApiRef  # type: ignore[assignment]
+    destination: ApiRef  # type: ignore[assignment]
+
+
+DefinitionInput = SyncInput | DbToApiDefinition | ApiToApiDefinition
+_INPUT_OF: dict[str, type[BaseModel]] = {"3.1.2": DbToApiDefinition, "3.3.3": ApiToApiDefinition}
 
 
 class WorkflowDefinitionCreate(Request):
-    """A new version of a named definition: a pattern and its sync input (tenant and queues are derived)."""
+    """A new version of a named definition: a pattern and its input (tenant and queues are derived).
+
+    Patterns 3.1.1, 3.3.1 and 3.3.2 take a sync input; 3.1.2 and 3.3.3 an input whose API
+    fields are :class:`ApiRef` objects.
+    """
 
     name: Name
     pattern: Pattern
-    input: SyncInput
+    input: DefinitionInput
 
     @field_validator("input")
     @classmethod
-    def _no_state(cls, value: SyncInput) -> SyncInput:
-        if value.state != SyncState():
+    def _no_state(cls, value: DefinitionInput) -> DefinitionInput:
+        if isinstance(value, SyncInput) and value.state != SyncState():
             raise ValueError("`state` is kept by the workflow itself and cannot be set in a definition")
         return value
+
+    @model_validator(mode="after")
+    def _input_fits_pattern(self) -> WorkflowDefinitionCreate:
+        want = _INPUT_OF.get(self.pattern, SyncInput)
+        if not isinstance(self.input, want):
+            raise ValueError(f"pattern {self.pattern} takes a {want.__name__} input")
+        return self
 
 
 class WorkflowDefinitionPublic(BaseModel):
