@@ -2,7 +2,8 @@
 
 Usage: ``python -m bench.run [--smoke] [--big] [--scale 5] [--rows 1000000] [--reps 3]
 [--systems a,b] [--peers dlt,sling,pgloader|all|none] [--no-install]
-[--groups copy,mariadb,tunnel,wasm] [--activities 300] [--idle-agents 200] [--wasm-calls 1000]``.
+[--groups copy,mariadb,tunnel,wasm] [--activities 300] [--fanout 1000] [--in-flight 100]
+[--workflows 200] [--idle-agents 200] [--wasm-calls 1000]``.
 Progress goes to stderr, the summary tables to stdout, one JSON line per copy run to
 ``bench/results/<timestamp>.jsonl``, the tunnel and wasm groups' figures to ``<timestamp>-tunnel.json``
 and ``<timestamp>-wasm.json``.
@@ -72,6 +73,13 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
     parser.add_argument(
         "--activities", type=int, help="tunnel: sequential activities per round (default 300)"
     )
+    parser.add_argument(
+        "--fanout", type=int, help="tunnel: activities of the fan-out workflow (default 1000; smoke 50)"
+    )
+    parser.add_argument("--in-flight", type=int, help="tunnel: fan-out activities in flight (default 100)")
+    parser.add_argument(
+        "--workflows", type=int, help="tunnel: one-activity workflows started together (default 200)"
+    )
     parser.add_argument("--wasm-calls", type=int, help="wasm: SDK calls to time (default 1000)")
     parser.add_argument(
         "--wasm-build-cache", type=Path, help="wasm: reuse this SDK build cache (default: a real build)"
@@ -99,6 +107,9 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
         groups=groups,
         activities=args.activities if args.activities is not None else (20 if args.smoke else 300),
         idle_agents=args.idle_agents if args.idle_agents is not None else (20 if args.smoke else 200),
+        fanout=args.fanout if args.fanout is not None else (50 if args.smoke else 1000),
+        in_flight=args.in_flight if args.in_flight is not None else (10 if args.smoke else 100),
+        workflows=args.workflows if args.workflows is not None else (10 if args.smoke else 200),
         wasm_calls=args.wasm_calls if args.wasm_calls is not None else (50 if args.smoke else 1000),
         wasm_build_cache=args.wasm_build_cache,
         results_dir=args.results_dir,
@@ -109,11 +120,17 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
 async def tunnel_group(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> bool:
     """Measure the gateway against direct gRPC, print its table, write its JSON; False if it failed."""
     log.log(
-        f"tunnel: {options.activities} sequential activities x 2 rounds, {options.idle_agents} idle agents"
+        f"tunnel: {options.activities} sequential activities x 2 rounds, {options.fanout} activities "
+        f"{options.in_flight} in flight, {options.workflows} workflows, {options.idle_agents} idle agents"
     )
     try:
         report = await run_tunnel_bench(
-            activities=options.activities, idle_agents=options.idle_agents, temporal=options.temporal
+            activities=options.activities,
+            idle_agents=options.idle_agents,
+            temporal=options.temporal,
+            fanout=options.fanout,
+            in_flight=options.in_flight,
+            workflows=options.workflows,
         )
     except Exception as exc:  # a failed group is a result: the other group's table still prints
         log.log(f"tunnel group FAILED: {type(exc).__name__}: {exc}")

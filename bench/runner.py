@@ -51,6 +51,9 @@ class BenchOptions(BaseModel):
     groups: tuple[str, ...] = GROUPS
     activities: int = 300
     idle_agents: int = 200
+    fanout: int = 1000
+    in_flight: int = 100
+    workflows: int = 200
     wasm_calls: int = 1000
     wasm_build_cache: Path | None = None
     results_dir: Path

@@ -1,6 +1,6 @@
 """The tunnel group of ``make bench``: what the agent's gateway costs, against direct gRPC in the same run.
 
-Three figures, each with its same-run baseline:
+Five figures, each with its same-run baseline:
 
 - sequential activity round trip: one workflow runs N activities one after another on the agent
   queue; a round trip is the gap between the starts of consecutive activities (completion, the
@@ -8,6 +8,7 @@ Three figures, each with its same-run baseline:
   dials Temporal once directly and once through ``TunnelClient`` -> gateway -> authorizing proxy,
   two interleaved rounds each so drift in the dev server hits both equally;
 - unary ``GetSystemInfo`` round trip, direct and through the tunnel;
+- fan-out and workflow throughput with many tasks in flight (:mod:`bench.tunnel_load`);
 - the gateway's resident memory per connected idle agent: N identities enrolled in one tenant,
   N authenticated sessions opened from this process, the gateway's ``VmRSS`` read from ``/proc``
   before and after.
@@ -43,6 +44,7 @@ from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
 from activities.metadata import make_engine, provision_tenant
+from bench.tunnel_load import LoadFigures, measure_load
 from console_api.gateway import consume_enrollment_token, issue_enrollment_token
 from mini_connector.tunnel import Backoff, InMemoryEd25519Signer, TunnelClient, TunnelOptions
 from workflows.queues import agent_queue
@@ -76,6 +78,9 @@ class TunnelReport(BaseModel):
     activity_gateway: Latency
     unary_direct: Latency
     unary_gateway: Latency
+    fanout_in_flight: int
+    load_direct: LoadFigures
+    load_gateway: LoadFigures
     idle_agents: int
     rss_before_mib: float
     rss_after_mib: float
@@ -234,13 +239,23 @@ async def _idle_rss(
     return before, after
 
 
-async def run_tunnel_bench(*, activities: int, idle_agents: int, temporal: Path) -> TunnelReport:
+async def run_tunnel_bench(
+    *,
+    activities: int,
+    idle_agents: int,
+    temporal: Path,
+    fanout: int = 1000,
+    in_flight: int = 100,
+    workflows: int = 200,
+) -> TunnelReport:
     """Start a dev server and a gateway process, measure every figure, stop both.
 
     Args:
         activities: Sequential activities per round (two rounds direct, two through the gateway).
         idle_agents: Idle sessions opened for the memory figure.
         temporal: The ``temporal`` CLI that runs the dev server.
+        fanout: Activities of the fan-out workflow, ``in_flight`` at a time (two rounds each way).
+        workflows: One-activity workflows started together for the throughput figure.
     """
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal), ui=False, dev_server_log_level="error"
@@ -268,6 +283,14 @@ async def run_tunnel_bench(*, activities: int, idle_agents: int, temporal: Path)
                         gaps["gateway"] += await _activity_gaps(env, through, queue=queue, count=activities)
                         unary["direct"] += await _unary(direct, activities)
                         unary["gateway"] += await _unary(through, activities)
+                    load = await measure_load(
+                        env,
+                        {"direct": direct, "gateway": through},
+                        queue=queue,
+                        fanout=fanout,
+                        in_flight=in_flight,
+                        workflows=workflows,
+                    )
                 before, after = await _idle_rss(url, pid=pid, tenant=idle_tenant, signers=idle)
     finally:
         await env.shutdown()
@@ -277,6 +300,9 @@ async def run_tunnel_bench(*, activities: int, idle_agents: int, temporal: Path)
         activity_gateway=Latency.of(gaps["gateway"]),
         unary_direct=Latency.of(unary["direct"]),
         unary_gateway=Latency.of(unary["gateway"]),
+        fanout_in_flight=in_flight,
+        load_direct=load["direct"],
+        load_gateway=load["gateway"],
         idle_agents=idle_agents,
         rss_before_mib=before,
         rss_after_mib=after,
@@ -292,10 +318,20 @@ def main() -> None:
     parser = argparse.ArgumentParser(prog="python -m bench.tunnel", description=__doc__.splitlines()[0])
     parser.add_argument("--activities", type=int, default=300)
     parser.add_argument("--idle-agents", type=int, default=200)
+    parser.add_argument("--fanout", type=int, default=1000)
+    parser.add_argument("--in-flight", type=int, default=100)
+    parser.add_argument("--workflows", type=int, default=200)
     parser.add_argument("--temporal", type=Path, default=Path(sys.executable).parent / "temporal")
     args = parser.parse_args()
     report = asyncio.run(
-        run_tunnel_bench(activities=args.activities, idle_agents=args.idle_agents, temporal=args.temporal)
+        run_tunnel_bench(
+            activities=args.activities,
+            idle_agents=args.idle_agents,
+            temporal=args.temporal,
+            fanout=args.fanout,
+            in_flight=args.in_flight,
+            workflows=args.workflows,
+        )
     )
     print_tunnel(Console(), report)
 

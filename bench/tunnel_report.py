@@ -6,6 +6,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.tunnel import P50_BUDGET_MS, P99_BUDGET_MS, UNARY_P50_BUDGET_MS, Latency, TunnelReport
+from bench.tunnel_load import THROUGHPUT_RATIO_TARGET, Throughput
 
 
 def _row(
@@ -70,8 +71,48 @@ def render_tunnel(report: TunnelReport, *, title: str) -> Table:
     return table
 
 
+def render_throughput(report: TunnelReport, *, title: str) -> Table:
+    """Work per second direct and through the gateway, with the O2 ratio verdict."""
+    table = Table(title=title)
+    for name, justify in (
+        ("measure", "left"),
+        ("direct /s", "right"),
+        ("gateway /s", "right"),
+        ("ratio", "right"),
+        ("rounds", "right"),
+        ("target", "left"),
+        ("verdict", "center"),
+    ):
+        table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
+    rows: tuple[tuple[str, Throughput, Throughput], ...] = (
+        (
+            f"activities, {report.load_direct.fanout.count:,} at {report.fanout_in_flight} in flight",
+            report.load_direct.fanout,
+            report.load_gateway.fanout,
+        ),
+        (
+            f"workflows, {report.load_direct.workflows.count:,} started together",
+            report.load_direct.workflows,
+            report.load_gateway.workflows,
+        ),
+    )
+    for label, direct, gateway in rows:
+        ratio = gateway.per_second / direct.per_second
+        table.add_row(
+            label,
+            f"{direct.per_second:,.1f}",
+            f"{gateway.per_second:,.1f}",
+            f"{ratio:.2f}",
+            str(len(gateway.seconds)),
+            f">= {THROUGHPUT_RATIO_TARGET:g}x direct",
+            "met" if ratio >= THROUGHPUT_RATIO_TARGET else "MISSED",
+        )
+    return table
+
+
 def print_tunnel(
     console: Console, report: TunnelReport, *, title: str = "tunnel: gateway vs direct gRPC"
 ) -> None:
     """Print the tunnel table."""
     console.print(render_tunnel(report, title=title))
+    console.print(render_throughput(report, title=f"{title}: throughput"))

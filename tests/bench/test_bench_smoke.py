@@ -1,7 +1,8 @@
 """`make bench-smoke` end to end: every system copies both tables and every copy matches its source,
 with CPU and peak RSS measured; our 3.1.1 path copies the MariaDB table; pgloader runs or is reported
 as not installed (the smoke run installs nothing); the targets table is printed; the tunnel group
-reports latency through the gateway and direct, and the gateway's memory per agent."""
+reports latency and throughput (fan-out, many workflows) through the gateway and direct, and the
+gateway's memory per agent."""
 
 from __future__ import annotations
 
@@ -80,6 +81,13 @@ def test_smoke_bench_copies_every_table_with_every_system_and_hashes_match(tmp_p
     for measure in ("sequential activity round trip (20 x 2)", "unary GetSystemInfo"):
         assert table.count(measure) == 2, f"{measure!r} missing from the tunnel table:\n{table}"
     assert "MiB per agent" in table
+    for key, count in (("fanout", 50), ("workflows", 10)):
+        for way in ("direct", "gateway"):
+            figure = tunnel[f"load_{way}"][key]
+            assert figure["count"] == count and len(figure["seconds"]) == 2, tunnel
+            assert all(s > 0 for s in figure["seconds"]), tunnel
+    for measure in ("activities, 50 at 10 in flight", "workflows, 10 started together"):
+        assert measure in table, f"{measure!r} missing from the tunnel throughput table:\n{table}"
     [wasm_json] = tmp_path.glob("*-wasm.json")
     wasm = json.loads(wasm_json.read_text())
     assert wasm["calls"] == 50 and wasm["wasm_p50_ms"] > 0 and wasm["direct_p50_ms"] > 0, wasm
