@@ -2,14 +2,17 @@
 
 Used by the console for internet APIs and, as the :data:`workflows.fetch_spec.FETCH_SPEC`
 activity, by the agent for local ones (the console cannot reach the customer network). Where a
-URL may connect is the caller's ``transport``: the console passes one guarded by the runtime's
-egress policy, the agent reaches its own network.
+URL may connect is the caller's ``transport``, always one guarded by the runtime's egress policy:
+the console's refuses private space unless the operator allowed the origin; the agent's
+(:func:`local_spec_transport`) reaches its own network but never link-local space, so a spec URL
+cannot make the agent read a cloud metadata service.
 """
 
 from __future__ import annotations
 
 import base64
 import hashlib
+import ssl
 from collections.abc import Iterator
 from contextlib import contextmanager
 from urllib.parse import urlsplit
@@ -18,6 +21,7 @@ import httpx
 from temporalio import activity
 
 from activities.errors import EgressDeniedError, SpecUnreachableError, activity_errors
+from sdkgen.runtime import DialGuard, EgressPolicy, Resolver, guarded_transport, system_resolver
 from workflows.fetch_spec import FETCH_SPEC, FetchSpecInput, FetchSpecResult
 
 _HTTPX_EXC_MAP: tuple[tuple[type[Exception], str], ...] = (
@@ -90,11 +94,32 @@ def fetch_document(
     return b"".join(chunks)
 
 
+def local_spec_transport(
+    url: str, *, resolver: Resolver = system_resolver, dial_guard: DialGuard | None = None
+) -> httpx.HTTPTransport:
+    """The agent's transport for ``url``: its origin only, private space allowed, link-local never.
+
+    Raises:
+        EgressDeniedError: The URL itself names a refused address (link-local, reserved, ...).
+    """
+    http_only(url)
+    policy = EgressPolicy.for_origins([url], private=[url])
+    policy.check_url(url)
+    return guarded_transport(
+        policy, ssl_context=ssl.create_default_context(), resolver=resolver, dial_guard=dial_guard
+    )
+
+
 @activity.defn(name=FETCH_SPEC)
 def fetch_spec(inp: FetchSpecInput) -> FetchSpecResult:
     """Agent side: fetch a spec in the customer network and return it inline (base64, < 1 MiB)."""
     with activity_errors():
-        data = fetch_document(inp.url, max_bytes=inp.max_bytes, timeout_seconds=inp.timeout_seconds)
+        data = fetch_document(
+            inp.url,
+            max_bytes=inp.max_bytes,
+            timeout_seconds=inp.timeout_seconds,
+            transport=local_spec_transport(inp.url),
+        )
     return FetchSpecResult(
         data_b64=base64.b64encode(data).decode(), sha256=hashlib.sha256(data).hexdigest(), size=len(data)
     )

@@ -9,7 +9,6 @@ from __future__ import annotations
 import ssl
 from urllib.parse import urlsplit
 
-import httpcore
 import httpx
 
 from activities.api_specs import fetch_document
@@ -20,8 +19,7 @@ from sdkgen.build import SdkArtifacts, publish_sdk
 from sdkgen.diff import ApiChange, ApiDiff, diff_apis, render_report
 from sdkgen.model import ApiDescription
 from sdkgen.operations import describe
-from sdkgen.runtime import ConnectStats, DialGuard, EgressPolicy, Resolver, origin_of, system_resolver
-from sdkgen.runtime._egress import GuardedBackend
+from sdkgen.runtime import DialGuard, EgressPolicy, Resolver, guarded_transport, origin_of, system_resolver
 from sdkgen.spec import load_spec
 
 __all__ = [
@@ -90,12 +88,9 @@ def _guarded_transport(
         policy.check_url(url)
     except EgressDeniedError as exc:
         raise _denied(url, exc) from None
-    tls = ssl.create_default_context()
-    transport = httpx.HTTPTransport(verify=tls, trust_env=False)
-    backend = GuardedBackend(policy=policy, resolver=resolver, dial_guard=dial_guard, stats=ConnectStats())
-    # The runtime's own clients are built the same way (sdkgen/runtime/_http.py).
-    transport._pool = httpcore.ConnectionPool(ssl_context=tls, network_backend=backend)
-    return transport
+    return guarded_transport(
+        policy, ssl_context=ssl.create_default_context(), resolver=resolver, dial_guard=dial_guard
+    )
 
 
 def _denied(url: str, exc: EgressDeniedError) -> EgressDeniedError:

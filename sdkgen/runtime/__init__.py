@@ -15,6 +15,7 @@ from sdkgen.runtime._egress import (
     Origin,
     Resolver,
     address_refusal,
+    guarded_transport,
     origin_of,
     system_resolver,
 )
@@ -53,6 +54,7 @@ __all__ = [
     "ConnectStats",
     "origin_of",
     "address_refusal",
+    "guarded_transport",
     "system_resolver",
     # auth and limits
     "OAuth2Tokens",

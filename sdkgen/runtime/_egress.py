@@ -22,6 +22,7 @@ from __future__ import annotations
 import ipaddress
 import re
 import socket
+import ssl
 import threading
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
@@ -315,3 +316,25 @@ class GuardedBackend(httpcore.NetworkBackend):
     def sleep(self, seconds: float) -> None:
         """Delegate (httpcore uses it for retries)."""
         self._inner.sleep(seconds)
+
+
+def guarded_transport(
+    policy: EgressPolicy,
+    *,
+    ssl_context: ssl.SSLContext,
+    resolver: Resolver = system_resolver,
+    dial_guard: DialGuard | None = None,
+    stats: ConnectStats | None = None,
+) -> httpx.HTTPTransport:
+    """An httpx transport whose every connection is opened by :class:`GuardedBackend` under ``policy``.
+
+    The one way this codebase builds an outbound client that must respect an allow-list: the
+    runtime's SDK clients, the console's spec fetch and the agent's spec fetch.
+    """
+    transport = httpx.HTTPTransport(verify=ssl_context, trust_env=False)
+    backend = GuardedBackend(
+        policy=policy, resolver=resolver, dial_guard=dial_guard, stats=stats or ConnectStats()
+    )
+    # httpx has no public hook for the network backend; its pool is replaced with one that has ours.
+    transport._pool = httpcore.ConnectionPool(ssl_context=ssl_context, network_backend=backend)
+    return transport

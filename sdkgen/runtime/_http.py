@@ -15,7 +15,6 @@ import time
 from dataclasses import dataclass, field
 from urllib.parse import urlencode
 
-import httpcore
 import httpx
 
 from activities.errors import (
@@ -31,9 +30,9 @@ from sdkgen.runtime._egress import (
     ConnectStats,
     DialGuard,
     EgressPolicy,
-    GuardedBackend,
     Origin,
     Resolver,
+    guarded_transport,
     origin_of,
 )
 from sdkgen.runtime._target import AuditEvent, AuditSink, CallTarget, Outcome
@@ -106,11 +105,13 @@ class HostHttp:
                 if ctx is None:
                     # Verification always on (CERT_REQUIRED + hostname check); only the CA set may change.
                     ctx = self._ssl[ca_file] = ssl.create_default_context(cafile=ca_file)
-                transport = httpx.HTTPTransport(verify=ctx, trust_env=False)
-                backend = GuardedBackend(
-                    policy=policy, resolver=self._resolver, dial_guard=self._dial_guard, stats=self.stats
+                transport = guarded_transport(
+                    policy,
+                    ssl_context=ctx,
+                    resolver=self._resolver,
+                    dial_guard=self._dial_guard,
+                    stats=self.stats,
                 )
-                transport._pool = httpcore.ConnectionPool(ssl_context=ctx, network_backend=backend)
                 client = httpx.Client(transport=transport, trust_env=False, follow_redirects=False)
                 self._clients[key] = client
             return client
