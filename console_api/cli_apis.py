@@ -74,9 +74,21 @@ def _auth(
     return auth
 
 
-def _secret(kind: str, secret_env: str | None) -> str | None:
-    """The API's secret: from ``secret_env``, else asked for (hidden); none for auth ``none``."""
+def _secret(kind: str, secret_env: str | None, *, accessibility: str) -> str | None:
+    """The API's secret: from ``secret_env``, else asked for (hidden).
+
+    None for auth ``none``, and for a local API, whose secret is kept in the agent's vault and
+    never sent to the console.
+    """
     if kind == "none":
+        return None
+    if accessibility == "local":
+        if secret_env is not None:
+            console.print(
+                "[red]error:[/] a local API's secret stays on premises: add it on the agent with "
+                "`vsc-agent credentials add-api`, not --secret-env"
+            )
+            raise typer.Exit(2)
         return None
     if secret_env is not None:
         value = os.environ.get(secret_env)
@@ -101,7 +113,8 @@ def api_add(
     client_id: Annotated[str | None, typer.Option(help="oauth2: the client id")] = None,
     scope: Annotated[list[str] | None, typer.Option(help="oauth2: a scope, repeatable")] = None,
     secret_env: Annotated[
-        str | None, typer.Option(help="Read the secret from this environment variable (else asked for)")
+        str | None,
+        typer.Option(help="Read the secret from this environment variable (else asked for; not for local)"),
     ] = None,
     accessibility: Annotated[str, typer.Option(help="local, internet or both")] = "internet",
     agent: Annotated[
@@ -142,7 +155,7 @@ def api_add(
         body["agent"] = agent
     if agent_credential is not None:
         body["agent_credential"] = agent_credential
-    secret = _secret(auth, secret_env)
+    secret = _secret(auth, secret_env, accessibility=accessibility)
     if secret is not None:
         body["secret"] = secret
     with api(timeout=BUILD_TIMEOUT_S) as client:

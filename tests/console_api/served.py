@@ -15,10 +15,18 @@ ROOT = Path(__file__).resolve().parents[2]
 
 
 async def run_vsc(
-    *args: str, home: Path | None = None, url: str | None = None, key: str | None = None, stdin: str = ""
+    *args: str,
+    home: Path | None = None,
+    url: str | None = None,
+    key: str | None = None,
+    stdin: str = "",
+    env: dict[str, str] | None = None,
 ) -> tuple[int, str, str]:
-    """``vsc ARGS`` in its own process (against the API at ``url``): (exit code, stdout, stderr)."""
-    env = {"PYTHONPATH": str(ROOT), "COLUMNS": "250", "PATH": "/usr/bin:/bin"}
+    """``vsc ARGS`` in its own process (against the API at ``url``): (exit code, stdout, stderr).
+
+    ``env`` adds variables to the small, fixed environment the process gets.
+    """
+    env = {"PYTHONPATH": str(ROOT), "COLUMNS": "250", "PATH": "/usr/bin:/bin", **(env or {})}
     if home is not None:
         env["VSC_HOME"] = str(home)
     if url is not None:

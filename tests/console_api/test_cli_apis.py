@@ -69,3 +69,32 @@ async def test_cli_api_add_list_show_refresh_diff_remove(make_api: MakeApi, tmp_
         assert code == 0 and "API orders removed" in out
         code, out = await run("api", "show", "orders")
         assert code == 1 and "404" in out
+
+
+async def test_cli_api_add_local_never_asks_for_or_sends_the_secret(
+    make_api: MakeApi, tmp_path: Path
+) -> None:
+    api = await make_api()
+    (tmp_path / "v1.json").write_text(V1)
+    home = tmp_path / "cli"
+    local = (
+        "api",
+        "add",
+        "erp",
+        "--base-url",
+        "http://erp.internal:3000",
+        "--spec",
+        str(tmp_path / "v1.json"),
+    )
+    local += ("--auth", "api_key", "--accessibility", "local", "--agent", "edge-1")
+    with serve(api.app) as url:
+        code, out, err = await run_vsc(
+            *local, "--secret-env", "ERP_KEY", home=home, url=url, key=api.admin.key, env={"ERP_KEY": CANARY}
+        )
+        assert code == 2 and "stays on premises" in out + err, out + err
+        # No prompt (stdin is empty): registered without a secret, which the agent's vault holds.
+        code, out, err = await run_vsc(*local, home=home, url=url, key=api.admin.key)
+        assert code == 0 and "secret for" not in out + err and "registered erp v1" in out, out + err
+        code, out, err = await run_vsc("api", "show", "erp", "--json", home=home, url=url, key=api.admin.key)
+    shown = json.loads(out)
+    assert shown["has_secret"] is False and shown["agent_credential"] == "erp", shown

@@ -60,7 +60,8 @@ class ApiCreate(Request):
     """Local APIs: the name the agent's vault keeps the API's secret under (default: the API's name).
 
     The agent calls a local API with the secret from its own vault, so a local API's ``secret``
-    may be left out here; flows started by the console name this credential in their binding.
+    is refused here (credentials never leave the premises); flows started by the console name this
+    credential in their binding.
     """
     writable_operations: Annotated[list[OpId], Field(max_length=500)] = Field(default_factory=list)
 
@@ -71,6 +72,11 @@ class ApiCreate(Request):
         if isinstance(self.auth, NoAuth) and self.secret is not None:
             raise ValueError("`secret` needs an `auth` that uses it (api_key, basic, bearer, oauth2)")
         agent_holds_it = self.accessibility == Accessibility.LOCAL  # the agent's vault has the secret
+        if agent_holds_it and self.secret is not None:
+            raise ValueError(
+                "a local API's secret stays on premises: leave `secret` out and add it to the agent's "
+                "vault (`vsc-agent credentials add-api <agent_credential>`)"
+            )
         if not isinstance(self.auth, NoAuth) and self.secret is None and not agent_holds_it:
             raise ValueError(f"auth {self.auth.kind!r} needs its `secret`")
         if isinstance(self.auth, BasicAuth):

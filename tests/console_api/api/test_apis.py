@@ -109,6 +109,7 @@ async def test_create_api_invalid_body_422(api: Api) -> None:
         api_body(secret=None),  # an auth without its secret
         api_body(auth={"kind": "basic", "username": "u"}, base_url="http://orders.example.com"),
         api_body(accessibility="local"),  # no agent
+        api_body(accessibility="local", agent="edge-1"),  # a local API's secret sent to the cloud
         api_body(base_url="file:///etc/passwd"),
         api_body(writable_operations=["no_such_op"]),
         {**api_body(), "tenant_id": "someone-else"},
@@ -171,7 +172,11 @@ async def test_create_api_spec_url_not_200_502(make_api: MakeApi) -> None:
 
 async def test_create_local_api_without_online_agent_409(api: Api) -> None:
     body = api_body(
-        spec=None, spec_url="http://erp.internal:3000/openapi.json", accessibility="local", agent="edge-1"
+        spec=None,
+        spec_url="http://erp.internal:3000/openapi.json",
+        accessibility="local",
+        agent="edge-1",
+        secret=None,
     )
     r = await api.call("POST", "/apis", json=body)
     assert r.status_code == 409 and "no member online" in r.json()["detail"]
@@ -293,7 +298,11 @@ async def test_create_local_api_spec_fetched_by_agent(make_api: MakeApi, env: Wo
         async with fetch_workers(env.client, api.admin.tenant):
             # Loopback is the agent's own network: no operator allow-list is involved.
             body = api_body(
-                spec=None, spec_url=f"{origin}/openapi.json", accessibility="local", agent="edge-1"
+                spec=None,
+                spec_url=f"{origin}/openapi.json",
+                accessibility="local",
+                agent="edge-1",
+                secret=None,
             )
             made = await register(api, body)
             assert made["accessibility"] == "local" and made["agent"] == "edge-1"
