@@ -24,7 +24,7 @@ from rich.console import Console
 
 from bench.peers import DEFAULT_PEERS, PEERS
 from bench.runner import BIG_ROWS, GROUPS, SYSTEMS, Bench, BenchOptions, copy_groups, threaded
-from bench.tunnel import run_tunnel_bench
+from bench.tunnel import SMOKE_SIZES, TunnelSizes, run_tunnel_bench
 from bench.tunnel_report import print_tunnel
 from bench.wasm import print_wasm, run_wasm_bench
 
@@ -105,11 +105,9 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
         install_peers=not (args.smoke or args.no_install),
         big=args.big,
         groups=groups,
-        activities=args.activities if args.activities is not None else (20 if args.smoke else 300),
-        idle_agents=args.idle_agents if args.idle_agents is not None else (20 if args.smoke else 200),
-        fanout=args.fanout if args.fanout is not None else (50 if args.smoke else 1000),
-        in_flight=args.in_flight if args.in_flight is not None else (10 if args.smoke else 100),
-        workflows=args.workflows if args.workflows is not None else (10 if args.smoke else 200),
+        tunnel=(SMOKE_SIZES if args.smoke else TunnelSizes()).model_copy(
+            update={n: v for n in TunnelSizes.model_fields if (v := getattr(args, n)) is not None}
+        ),
         wasm_calls=args.wasm_calls if args.wasm_calls is not None else (50 if args.smoke else 1000),
         wasm_build_cache=args.wasm_build_cache,
         results_dir=args.results_dir,
@@ -119,19 +117,13 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
 
 async def tunnel_group(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> bool:
     """Measure the gateway against direct gRPC, print its table, write its JSON; False if it failed."""
+    sizes = options.tunnel
     log.log(
-        f"tunnel: {options.activities} sequential activities x 2 rounds, {options.fanout} activities "
-        f"{options.in_flight} in flight, {options.workflows} workflows, {options.idle_agents} idle agents"
+        f"tunnel: {sizes.activities} sequential activities x 2 rounds, {sizes.fanout} activities "
+        f"{sizes.in_flight} in flight, {sizes.workflows} workflows, {sizes.idle_agents} idle agents"
     )
     try:
-        report = await run_tunnel_bench(
-            activities=options.activities,
-            idle_agents=options.idle_agents,
-            temporal=options.temporal,
-            fanout=options.fanout,
-            in_flight=options.in_flight,
-            workflows=options.workflows,
-        )
+        report = await run_tunnel_bench(sizes, temporal=options.temporal)
     except Exception as exc:  # a failed group is a result: the other group's table still prints
         log.log(f"tunnel group FAILED: {type(exc).__name__}: {exc}")
         return False

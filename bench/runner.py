@@ -32,6 +32,7 @@ from bench.report import RunRecord, append_jsonl, print_summary, summarise
 from bench.resources import ResourceMeter
 from bench.systems import System, Target, pattern_311, pattern_331, psycopg_passthrough, raw_binary_pipe
 from bench.targets import print_verdicts, verdicts
+from bench.tunnel import TunnelSizes
 
 SYSTEMS = ("raw_pipe", "psycopg_copy", "p311", "p331_buffer", "p311_temporal")
 GROUPS = ("copy", "mariadb", "tunnel", "wasm")
@@ -49,11 +50,7 @@ class BenchOptions(BaseModel):
     install_peers: bool = False
     big: bool = False
     groups: tuple[str, ...] = GROUPS
-    activities: int = 300
-    idle_agents: int = 200
-    fanout: int = 1000
-    in_flight: int = 100
-    workflows: int = 200
+    tunnel: TunnelSizes = TunnelSizes()
     wasm_calls: int = 1000
     wasm_build_cache: Path | None = None
     results_dir: Path

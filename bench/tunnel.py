@@ -70,25 +70,41 @@ class Latency(BaseModel):
         return cls(p50_ms=statistics.median(ms), p99_ms=ms[min(len(ms) - 1, int(len(ms) * 0.99))], n=len(ms))
 
 
+class TunnelSizes(BaseModel):
+    """How much work each figure of the tunnel group does (``make bench`` defaults)."""
+
+    activities: int = 300
+    """Sequential activities per round (two rounds direct, two through the gateway)."""
+    fanout: int = 1000
+    """Activities of the fan-out workflow, ``in_flight`` at a time (two rounds each way)."""
+    in_flight: int = 100
+    workflows: int = 200
+    """One-activity workflows started together for the throughput figure."""
+    idle_agents: int = 200
+    """Idle sessions opened for the memory figure."""
+
+
+SMOKE_SIZES = TunnelSizes(activities=20, fanout=50, in_flight=10, workflows=10, idle_agents=20)
+"""``make bench-smoke`` (inside ``make test``): a few seconds of each figure."""
+
+
 class TunnelReport(BaseModel):
     """Every figure of the tunnel group, measured in one run."""
 
-    activities: int
+    sizes: TunnelSizes
     activity_direct: Latency
     activity_gateway: Latency
     unary_direct: Latency
     unary_gateway: Latency
-    fanout_in_flight: int
     load_direct: LoadFigures
     load_gateway: LoadFigures
-    idle_agents: int
     rss_before_mib: float
     rss_after_mib: float
 
     @property
     def mib_per_agent(self) -> float:
         """Gateway RSS growth per connected idle agent."""
-        return (self.rss_after_mib - self.rss_before_mib) / self.idle_agents
+        return (self.rss_after_mib - self.rss_before_mib) / self.sizes.idle_agents
 
 
 @activity.defn(name="tick")
@@ -239,24 +255,14 @@ async def _idle_rss(
     return before, after
 
 
-async def run_tunnel_bench(
-    *,
-    activities: int,
-    idle_agents: int,
-    temporal: Path,
-    fanout: int = 1000,
-    in_flight: int = 100,
-    workflows: int = 200,
-) -> TunnelReport:
+async def run_tunnel_bench(sizes: TunnelSizes, *, temporal: Path) -> TunnelReport:
     """Start a dev server and a gateway process, measure every figure, stop both.
 
     Args:
-        activities: Sequential activities per round (two rounds direct, two through the gateway).
-        idle_agents: Idle sessions opened for the memory figure.
+        sizes: How much work each figure does.
         temporal: The ``temporal`` CLI that runs the dev server.
-        fanout: Activities of the fan-out workflow, ``in_flight`` at a time (two rounds each way).
-        workflows: One-activity workflows started together for the throughput figure.
     """
+    activities = sizes.activities
     env = await WorkflowEnvironment.start_local(
         dev_server_existing_path=str(temporal), ui=False, dev_server_log_level="error"
     )
@@ -268,7 +274,7 @@ async def run_tunnel_bench(
             tenant, idle_tenant = "bench", "bench_idle"
             [signer] = await asyncio.to_thread(_enroll, engine, tenant=tenant, agent_ids=["edge-1"])
             idle = await asyncio.to_thread(
-                _enroll, engine, tenant=idle_tenant, agent_ids=[f"idle-{i}" for i in range(idle_agents)]
+                _enroll, engine, tenant=idle_tenant, agent_ids=[f"idle-{i}" for i in range(sizes.idle_agents)]
             )
             engine.dispose()
             queue = agent_queue(tenant, "edge-1")
@@ -287,23 +293,21 @@ async def run_tunnel_bench(
                         env,
                         {"direct": direct, "gateway": through},
                         queue=queue,
-                        fanout=fanout,
-                        in_flight=in_flight,
-                        workflows=workflows,
+                        fanout=sizes.fanout,
+                        in_flight=sizes.in_flight,
+                        workflows=sizes.workflows,
                     )
                 before, after = await _idle_rss(url, pid=pid, tenant=idle_tenant, signers=idle)
     finally:
         await env.shutdown()
     return TunnelReport(
-        activities=activities,
+        sizes=sizes,
         activity_direct=Latency.of(gaps["direct"]),
         activity_gateway=Latency.of(gaps["gateway"]),
         unary_direct=Latency.of(unary["direct"]),
         unary_gateway=Latency.of(unary["gateway"]),
-        fanout_in_flight=in_flight,
         load_direct=load["direct"],
         load_gateway=load["gateway"],
-        idle_agents=idle_agents,
         rss_before_mib=before,
         rss_after_mib=after,
     )
@@ -316,23 +320,12 @@ def main() -> None:
     from bench.tunnel_report import print_tunnel
 
     parser = argparse.ArgumentParser(prog="python -m bench.tunnel", description=__doc__.splitlines()[0])
-    parser.add_argument("--activities", type=int, default=300)
-    parser.add_argument("--idle-agents", type=int, default=200)
-    parser.add_argument("--fanout", type=int, default=1000)
-    parser.add_argument("--in-flight", type=int, default=100)
-    parser.add_argument("--workflows", type=int, default=200)
+    for name, default in TunnelSizes().model_dump().items():
+        parser.add_argument(f"--{name.replace('_', '-')}", type=int, default=default)
     parser.add_argument("--temporal", type=Path, default=Path(sys.executable).parent / "temporal")
     args = parser.parse_args()
-    report = asyncio.run(
-        run_tunnel_bench(
-            activities=args.activities,
-            idle_agents=args.idle_agents,
-            temporal=args.temporal,
-            fanout=args.fanout,
-            in_flight=args.in_flight,
-            workflows=args.workflows,
-        )
-    )
+    sizes = TunnelSizes(**{name: getattr(args, name) for name in TunnelSizes.model_fields})
+    report = asyncio.run(run_tunnel_bench(sizes, temporal=args.temporal))
     print_tunnel(Console(), report)
 
 

@@ -35,7 +35,7 @@ def render_tunnel(report: TunnelReport, *, title: str) -> Table:
         ("verdict", "center"),
     ):
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
-    activity = f"sequential activity round trip ({report.activities} x 2)"
+    activity = f"sequential activity round trip ({report.sizes.activities} x 2)"
     _row(
         table,
         label=activity,
@@ -65,7 +65,7 @@ def render_tunnel(report: TunnelReport, *, title: str) -> Table:
         table, label=unary, stat="p99", direct=report.unary_direct, gateway=report.unary_gateway, budget=None
     )
     table.caption = (
-        f"gateway RSS with {report.idle_agents} idle agents: {report.rss_before_mib:.1f} -> "
+        f"gateway RSS with {report.sizes.idle_agents} idle agents: {report.rss_before_mib:.1f} -> "
         f"{report.rss_after_mib:.1f} MiB, {report.mib_per_agent:.3f} MiB per agent"
     )
     return table
@@ -86,7 +86,7 @@ def render_throughput(report: TunnelReport, *, title: str) -> Table:
         table.add_column(name, justify=justify, no_wrap=True)  # type: ignore[arg-type]
     rows: tuple[tuple[str, Throughput, Throughput], ...] = (
         (
-            f"activities, {report.load_direct.fanout.count:,} at {report.fanout_in_flight} in flight",
+            f"activities, {report.load_direct.fanout.count:,} at {report.sizes.in_flight} in flight",
             report.load_direct.fanout,
             report.load_gateway.fanout,
         ),

@@ -75,7 +75,7 @@ def test_smoke_bench_copies_every_table_with_every_system_and_hashes_match(tmp_p
     assert "targets (issue 7)" in table and "history of one sync <= 500 events" in table
     [tunnel_json] = tmp_path.glob("*-tunnel.json")
     tunnel = json.loads(tunnel_json.read_text())
-    assert tunnel["idle_agents"] == 20 and tunnel["rss_after_mib"] > 0, tunnel
+    assert tunnel["sizes"]["idle_agents"] == 20 and tunnel["rss_after_mib"] > 0, tunnel
     for key in ("activity_direct", "activity_gateway", "unary_direct", "unary_gateway"):
         assert tunnel[key]["n"] > 0 and tunnel[key]["p50_ms"] > 0, tunnel
     for measure in ("sequential activity round trip (20 x 2)", "unary GetSystemInfo"):
