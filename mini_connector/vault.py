@@ -14,7 +14,7 @@ import stat
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
 from activities.atomic_file import PRIVATE_DIR_MODE, PRIVATE_FILE_MODE, write_private_file
 from activities.connections import ConnectionRegistry
@@ -28,6 +28,12 @@ __all__ = ["MACHINE_ID_PATHS", "SECRET_BYTES", "Vault", "machine_identity"]
 
 MACHINE_ID_PATHS = (Path("/etc/machine-id"), Path("/var/lib/dbus/machine-id"))
 SECRET_BYTES = 32
+_NamedField = Literal["credentials", "api_secrets"]
+_NOUNS: dict[_NamedField, tuple[str, str]] = {
+    "credentials": ("a", "credential"),
+    "api_secrets": ("an", "API secret"),
+}
+"""How errors name an entry of each field of :class:`VaultContents` whose entries are keyed by name."""
 
 
 def machine_identity(*, override: str | None = None, paths: Sequence[Path] = MACHINE_ID_PATHS) -> bytes:
@@ -205,17 +211,7 @@ class Vault:
         Raises:
             InvalidInputError: The name is taken and ``replace`` is false.
         """
-
-        def change(contents: VaultContents) -> VaultContents:
-            if contents.credential(credential.name) is not None and not replace:
-                raise InvalidInputError(
-                    f"a credential named {credential.name!r} already exists (use --replace)",
-                    connection=credential.name,
-                )
-            others = tuple(c for c in contents.credentials if c.name != credential.name)
-            return contents.model_copy(update={"credentials": (*others, credential)})
-
-        self.update(change)
+        self._put("credentials", credential, replace=replace)
 
     def remove_credential(self, name: str) -> None:
         """Delete a credential.
@@ -223,15 +219,7 @@ class Vault:
         Raises:
             ConnectionNotFoundError: No credential has that name.
         """
-
-        def change(contents: VaultContents) -> VaultContents:
-            if contents.credential(name) is None:
-                raise ConnectionNotFoundError(f"no credential named {name!r} in the vault", connection=name)
-            return contents.model_copy(
-                update={"credentials": tuple(c for c in contents.credentials if c.name != name)}
-            )
-
-        self.update(change)
+        self._remove("credentials", name)
 
     def api_secret_names(self) -> tuple[str, ...]:
         """Names of the stored API secrets, sorted; never a value."""
@@ -243,17 +231,7 @@ class Vault:
         Raises:
             InvalidInputError: The name is taken and ``replace`` is false.
         """
-
-        def change(contents: VaultContents) -> VaultContents:
-            if contents.api_secret(secret.name) is not None and not replace:
-                raise InvalidInputError(
-                    f"an API secret named {secret.name!r} already exists (use --replace)",
-                    connection=secret.name,
-                )
-            others = tuple(s for s in contents.api_secrets if s.name != secret.name)
-            return contents.model_copy(update={"api_secrets": (*others, secret)})
-
-        self.update(change)
+        self._put("api_secrets", secret, replace=replace)
 
     def remove_api_secret(self, name: str) -> None:
         """Delete a user API's secret.
@@ -261,13 +239,33 @@ class Vault:
         Raises:
             ConnectionNotFoundError: No API secret has that name.
         """
+        self._remove("api_secrets", name)
+
+    def _put(self, field: _NamedField, item: VaultCredential | VaultApiSecret, *, replace: bool) -> None:
+        """Add ``item`` to the named entries of ``field``, replacing one of its name only if told to."""
+        article, noun = _NOUNS[field]
 
         def change(contents: VaultContents) -> VaultContents:
-            if contents.api_secret(name) is None:
-                raise ConnectionNotFoundError(f"no API secret named {name!r} in the vault", connection=name)
-            return contents.model_copy(
-                update={"api_secrets": tuple(s for s in contents.api_secrets if s.name != name)}
-            )
+            entries: tuple[VaultCredential | VaultApiSecret, ...] = getattr(contents, field)
+            if any(e.name == item.name for e in entries) and not replace:
+                raise InvalidInputError(
+                    f"{article} {noun} named {item.name!r} already exists (use --replace)",
+                    connection=item.name,
+                )
+            others = tuple(e for e in entries if e.name != item.name)
+            return contents.model_copy(update={field: (*others, item)})
+
+        self.update(change)
+
+    def _remove(self, field: _NamedField, name: str) -> None:
+        """Drop the entry of ``field`` called ``name``; it must exist."""
+        _, noun = _NOUNS[field]
+
+        def change(contents: VaultContents) -> VaultContents:
+            entries: tuple[VaultCredential | VaultApiSecret, ...] = getattr(contents, field)
+            if not any(e.name == name for e in entries):
+                raise ConnectionNotFoundError(f"no {noun} named {name!r} in the vault", connection=name)
+            return contents.model_copy(update={field: tuple(e for e in entries if e.name != name)})
 
         self.update(change)
 
