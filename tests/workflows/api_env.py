@@ -128,6 +128,10 @@ class Faults:
         return await call_next(request)
 
 
+ORDER_FIELDS = ("order_no", "customer_id", "order_date", "status", "total_amount", "note")
+"""What an order is to its owner; the API's own ids differ between two stores of the same orders."""
+
+
 @dataclass
 class ApiInstance:
     """One running example API: its base URL, store, the key it accepts and its fault injector."""
@@ -137,20 +141,16 @@ class ApiInstance:
     key: str
     faults: Faults
 
-    def orders_digest(self) -> tuple[int, str]:
-        """Count and content hash of the stored orders (business fields, not the API's own ids)."""
+    def order_rows(self, *where: sa.ColumnElement[bool]) -> list[tuple[Any, ...]]:
+        """The stored orders' business fields (not the API's own ids), optionally filtered."""
+        query = sa.select(*(orders.c[name] for name in ORDER_FIELDS)).where(*where)
         with self.store.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(
-                    orders.c.order_no,
-                    orders.c.customer_id,
-                    orders.c.order_date,
-                    orders.c.status,
-                    orders.c.total_amount,
-                    orders.c.note,
-                )
-            ).all()
-        return len(rows), digest(tuple(r) for r in rows)
+            return [tuple(r) for r in conn.execute(query)]
+
+    def orders_digest(self) -> tuple[int, str]:
+        """Count and content hash of the stored orders' business fields."""
+        rows = self.order_rows()
+        return len(rows), digest(rows)
 
     def keys_stored(self) -> int:
         """Idempotency keys the store remembers: one per batch it accepted."""
