@@ -2,11 +2,12 @@
 
 Usage: ``python -m bench.run [--smoke] [--big] [--scale 5] [--rows 1000000] [--reps 3]
 [--systems a,b] [--peers dlt,sling,pgloader|all|none] [--no-install]
-[--groups copy,mariadb,tunnel,wasm] [--activities 300] [--fanout 1000] [--in-flight 100]
-[--workflows 200] [--idle-agents 200] [--wasm-calls 1000]``.
+[--groups copy,mariadb,tunnel,transport,wasm] [--activities 300] [--fanout 1000] [--in-flight 100]
+[--workflows 200] [--idle-agents 200] [--transport-messages 2000] [--transport-megabytes 256]
+[--wasm-calls 1000]``.
 Progress goes to stderr, the summary tables to stdout, one JSON line per copy run to
-``bench/results/<timestamp>.jsonl``, the tunnel and wasm groups' figures to ``<timestamp>-tunnel.json``
-and ``<timestamp>-wasm.json``.
+``bench/results/<timestamp>.jsonl``, the tunnel, transport and wasm groups' figures to
+``<timestamp>-tunnel.json``, ``<timestamp>-transport.json`` and ``<timestamp>-wasm.json``.
 The exit status is 1 if any run failed or any destination differed from its source; a peer that
 is not installed and a missed target are reported in the tables, not in the exit status.
 """
@@ -24,6 +25,8 @@ from rich.console import Console
 
 from bench.peers import DEFAULT_PEERS, PEERS
 from bench.runner import BIG_ROWS, GROUPS, SYSTEMS, Bench, BenchOptions, copy_groups, threaded
+from bench.transport import run_transport_bench
+from bench.transport_report import print_transport
 from bench.tunnel import SMOKE_SIZES, TunnelSizes, run_tunnel_bench
 from bench.tunnel_report import print_tunnel
 from bench.wasm import print_wasm, run_wasm_bench
@@ -47,6 +50,13 @@ def _names(
     if unknown:
         parser.error(f"unknown {what} {unknown}; choose from {', '.join(choices)}, all or none")
     return names
+
+
+def _or(value: int | None, *, smoke: bool, small: int, full: int) -> int:
+    """``value`` if given, else the smoke or the full run's default."""
+    if value is not None:
+        return value
+    return small if smoke else full
 
 
 def parse_args(argv: Sequence[str] | None) -> BenchOptions:
@@ -80,6 +90,14 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
     parser.add_argument(
         "--workflows", type=int, help="tunnel: one-activity workflows started together (default 200)"
     )
+    parser.add_argument(
+        "--transport-messages",
+        type=int,
+        help="transport: 1 KiB echoes per row; 10x small messages (default 2000)",
+    )
+    parser.add_argument(
+        "--transport-megabytes", type=int, help="transport: MiB sent one way per row (default 256)"
+    )
     parser.add_argument("--wasm-calls", type=int, help="wasm: SDK calls to time (default 1000)")
     parser.add_argument(
         "--wasm-build-cache", type=Path, help="wasm: reuse this SDK build cache (default: a real build)"
@@ -108,6 +126,8 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
         tunnel=(SMOKE_SIZES if args.smoke else TunnelSizes()).model_copy(
             update={n: v for n in TunnelSizes.model_fields if (v := getattr(args, n)) is not None}
         ),
+        transport_messages=_or(args.transport_messages, smoke=args.smoke, small=50, full=2000),
+        transport_megabytes=_or(args.transport_megabytes, smoke=args.smoke, small=4, full=256),
         wasm_calls=args.wasm_calls if args.wasm_calls is not None else (50 if args.smoke else 1000),
         wasm_build_cache=args.wasm_build_cache,
         results_dir=args.results_dir,
@@ -132,6 +152,23 @@ async def tunnel_group(options: BenchOptions, *, out: Console, log: Console, ben
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(report.model_dump_json(indent=2) + "\n")
     log.log(f"tunnel figures written to {path}")
+    return True
+
+
+async def transport_group(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> bool:
+    """Measure raw TCP, websockets and the tunnel, TLS off and on; print the table, write the JSON."""
+    messages, megabytes = options.transport_messages, options.transport_megabytes
+    log.log(f"transport: {messages} echoes, {megabytes} MiB one way, {messages * 10} small messages per row")
+    try:
+        report = await run_transport_bench(messages=messages, megabytes=megabytes)
+    except Exception as exc:  # a failed group is a result: the other groups' tables still print
+        log.log(f"transport group FAILED: {type(exc).__name__}: {exc}")
+        return False
+    print_transport(out, report, title=f"bench {bench_id}: transport, tunnel vs its wire (same run)")
+    path = options.results_dir / f"{bench_id}-transport.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.model_dump_json(indent=2) + "\n")
+    log.log(f"transport figures written to {path}")
     return True
 
 
@@ -162,6 +199,8 @@ async def bench(options: BenchOptions, *, out: Console, log: Console) -> bool:
         ok = bool(records) and all(r.ok or r.skipped for r in records)
     if "tunnel" in options.groups:
         ok = await tunnel_group(options, out=out, log=log, bench_id=bench_id) and ok
+    if "transport" in options.groups:
+        ok = await transport_group(options, out=out, log=log, bench_id=bench_id) and ok
     if "wasm" in options.groups:
         ok = await wasm_group(options, out=out, log=log, bench_id=bench_id) and ok
     return ok

@@ -35,7 +35,7 @@ from bench.targets import print_verdicts, verdicts
 from bench.tunnel import TunnelSizes
 
 SYSTEMS = ("raw_pipe", "psycopg_copy", "p311", "p331_buffer", "p311_temporal")
-GROUPS = ("copy", "mariadb", "tunnel", "wasm")
+GROUPS = ("copy", "mariadb", "tunnel", "transport", "wasm")
 BIG_ROWS = 5_000_000
 
 
@@ -51,6 +51,8 @@ class BenchOptions(BaseModel):
     big: bool = False
     groups: tuple[str, ...] = GROUPS
     tunnel: TunnelSizes = TunnelSizes()
+    transport_messages: int = 2000
+    transport_megabytes: int = 256
     wasm_calls: int = 1000
     wasm_build_cache: Path | None = None
     results_dir: Path

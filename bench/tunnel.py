@@ -22,10 +22,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import os
-import socket
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -36,16 +33,15 @@ from datetime import timedelta
 from pathlib import Path
 
 from pydantic import BaseModel
-from sqlalchemy import Engine
 from temporalio import activity, workflow
 from temporalio.api.workflowservice.v1 import GetSystemInfoRequest
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import UnsandboxedWorkflowRunner, Worker
 
-from activities.metadata import make_engine, provision_tenant
+from activities.metadata import make_engine
+from bench.gateway import enroll, gateway_process
 from bench.tunnel_load import LoadFigures, measure_load
-from console_api.gateway import consume_enrollment_token, issue_enrollment_token
 from mini_connector.tunnel import Backoff, InMemoryEd25519Signer, TunnelClient, TunnelOptions
 from workflows.queues import agent_queue
 
@@ -131,67 +127,6 @@ def rss_mib(pid: int) -> float:
     raise RuntimeError(f"no VmRSS in /proc/{pid}/status")
 
 
-def _free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def _enroll(engine: Engine, *, tenant: str, agent_ids: list[str]) -> list[InMemoryEd25519Signer]:
-    provision_tenant(engine, tenant_id=tenant, name=tenant)
-    signers = []
-    for agent_id in agent_ids:
-        signer = InMemoryEd25519Signer()
-        token = issue_enrollment_token(engine, tenant_id=tenant, agent_id=agent_id)
-        consume_enrollment_token(
-            engine, token=token, agent_id=agent_id, public_key=signer.public_key_b64(), host="", version=""
-        )
-        signers.append(signer)
-    return signers
-
-
-@asynccontextmanager
-async def _gateway_process(*, home: Path, temporal_address: str) -> AsyncIterator[tuple[str, int]]:
-    """``python -m console_api.gateway`` on a free loopback port; yields its URL and pid."""
-    port = _free_port()
-    env = {
-        **os.environ,
-        "VSC_GATEWAY_HOST": "127.0.0.1",
-        "VSC_GATEWAY_PORT": str(port),
-        "VSC_GATEWAY_GATEWAY_ID": "gw-bench",
-        "VSC_GATEWAY_METADATA_URL": f"sqlite:///{home / 'metadata.db'}",
-        "VSC_GATEWAY_TEMPORAL__ADDRESS": temporal_address,
-    }
-    log_path = home / "gateway.log"
-    with log_path.open("wb") as log:
-        proc = await asyncio.create_subprocess_exec(
-            sys.executable, "-m", "console_api.gateway", env=env, stdout=log, stderr=subprocess.STDOUT
-        )
-    try:
-        deadline = time.monotonic() + 60
-        while True:
-            if proc.returncode is not None:
-                raise RuntimeError(f"the gateway exited with {proc.returncode}; see {log_path}")
-            try:
-                _, writer = await asyncio.open_connection("127.0.0.1", port)
-            except OSError:
-                if time.monotonic() > deadline:
-                    raise RuntimeError("the gateway did not start listening within 60 s") from None
-                await asyncio.sleep(0.1)
-                continue
-            writer.close()
-            break
-        yield f"ws://127.0.0.1:{port}", proc.pid
-    finally:
-        if proc.returncode is None:
-            proc.terminate()
-            try:
-                await asyncio.wait_for(proc.wait(), 10)
-            except TimeoutError:
-                proc.kill()
-                await proc.wait()
-
-
 @asynccontextmanager
 async def _tunnel(
     url: str, *, tenant: str, agent_id: str, signer: InMemoryEd25519Signer
@@ -272,15 +207,15 @@ async def run_tunnel_bench(sizes: TunnelSizes, *, temporal: Path) -> TunnelRepor
             home = Path(tmp)
             engine = make_engine(f"sqlite:///{home / 'metadata.db'}")
             tenant, idle_tenant = "bench", "bench_idle"
-            [signer] = await asyncio.to_thread(_enroll, engine, tenant=tenant, agent_ids=["edge-1"])
+            [signer] = await asyncio.to_thread(enroll, engine, tenant=tenant, agent_ids=["edge-1"])
             idle = await asyncio.to_thread(
-                _enroll, engine, tenant=idle_tenant, agent_ids=[f"idle-{i}" for i in range(sizes.idle_agents)]
+                enroll, engine, tenant=idle_tenant, agent_ids=[f"idle-{i}" for i in range(sizes.idle_agents)]
             )
             engine.dispose()
             queue = agent_queue(tenant, "edge-1")
             gaps: dict[str, list[float]] = {"direct": [], "gateway": []}
             unary: dict[str, list[float]] = {"direct": [], "gateway": []}
-            async with _gateway_process(home=home, temporal_address=address) as (url, pid):
+            async with gateway_process(home=home, temporal_address=address) as (url, pid):
                 direct = await Client.connect(address)
                 async with _tunnel(url, tenant=tenant, agent_id="edge-1", signer=signer) as tunnel:
                     through = await Client.connect(tunnel.address)

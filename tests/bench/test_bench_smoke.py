@@ -2,7 +2,7 @@
 with CPU and peak RSS measured; our 3.1.1 path copies the MariaDB table; pgloader runs or is reported
 as not installed (the smoke run installs nothing); the targets table is printed; the tunnel group
 reports latency and throughput (fan-out, many workflows) through the gateway and direct, and the
-gateway's memory per agent."""
+gateway's memory per agent; the transport group has a row per (transport, TLS)."""
 
 from __future__ import annotations
 
@@ -88,6 +88,14 @@ def test_smoke_bench_copies_every_table_with_every_system_and_hashes_match(tmp_p
             assert all(s > 0 for s in figure["seconds"]), tunnel
     for measure in ("activities, 50 at 10 in flight", "workflows, 10 started together"):
         assert measure in table, f"{measure!r} missing from the tunnel throughput table:\n{table}"
+    [transport_json] = tmp_path.glob("*-transport.json")
+    transport = json.loads(transport_json.read_text())
+    assert (transport["messages"], transport["megabytes"]) == (50, 4), transport
+    assert {(r["transport"], r["tls"]) for r in transport["rows"]} == {
+        (t, tls) for t in ("raw TCP", "websockets", "tunnel") for tls in (False, True)
+    }, transport
+    assert all(r["one_way_mib_s"] > 0 and r["echo"]["n"] == 50 for r in transport["rows"]), transport
+    assert "transport, tunnel vs its wire" in table, table
     [wasm_json] = tmp_path.glob("*-wasm.json")
     wasm = json.loads(wasm_json.read_text())
     assert wasm["calls"] == 50 and wasm["wasm_p50_ms"] > 0 and wasm["direct_p50_ms"] > 0, wasm
