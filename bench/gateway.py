@@ -20,6 +20,7 @@ from pathlib import Path
 from sqlalchemy import Engine
 
 from activities.metadata import provision_tenant
+from activities.settings import BufferConfig
 from console_api.gateway import consume_enrollment_token, issue_enrollment_token
 from mini_connector.tunnel import InMemoryEd25519Signer
 
@@ -48,7 +49,12 @@ def enroll(engine: Engine, *, tenant: str, agent_ids: list[str]) -> list[InMemor
 
 
 def _env(
-    *, home: Path, temporal_address: str, buffer_dir: Path | None, tls: tuple[Path, Path] | None
+    *,
+    home: Path,
+    temporal_address: str,
+    buffer: BufferConfig | None,
+    payload_keyring_dir: Path | None,
+    tls: tuple[Path, Path] | None,
 ) -> dict[str, str]:
     env = {
         **os.environ,
@@ -58,11 +64,13 @@ def _env(
         "VSC_GATEWAY_METADATA_URL": f"sqlite:///{home / 'metadata.db'}",
         "VSC_GATEWAY_TEMPORAL__ADDRESS": temporal_address,
     }
-    if buffer_dir is not None:
+    if buffer is not None:
         # Absolute paths: relative ones would land in the bench's working directory.
-        env["VSC_GATEWAY_BUFFER__DIRECTORY"] = str(buffer_dir / "objects")
-        env["VSC_GATEWAY_BUFFER__KEYRING_DIR"] = str(buffer_dir / "keys")
-        env["VSC_GATEWAY_BUFFER__MASTER_KEYFILE"] = str(buffer_dir / "master.key")
+        env["VSC_GATEWAY_BUFFER__DIRECTORY"] = str(buffer.directory.absolute())
+        env["VSC_GATEWAY_BUFFER__KEYRING_DIR"] = str(buffer.keyring_dir.absolute())
+        env["VSC_GATEWAY_BUFFER__MASTER_KEYFILE"] = str(buffer.master_keyfile.absolute())
+    if payload_keyring_dir is not None:
+        env["VSC_GATEWAY_PAYLOAD_KEYRING_DIR"] = str(payload_keyring_dir.absolute())
     if tls is not None:
         env["VSC_GATEWAY_TLS_CERT"], env["VSC_GATEWAY_TLS_KEY"] = (str(p) for p in tls)
     return env
@@ -73,7 +81,8 @@ async def gateway_process(
     *,
     home: Path,
     temporal_address: str,
-    buffer_dir: Path | None = None,
+    buffer: BufferConfig | None = None,
+    payload_keyring_dir: Path | None = None,
     tls: tuple[Path, Path] | None = None,
     log_name: str = "gateway.log",
 ) -> AsyncIterator[tuple[str, int]]:
@@ -82,13 +91,20 @@ async def gateway_process(
     Args:
         home: Holds ``metadata.db`` (agents enrolled there are admitted) and the log.
         temporal_address: The gateway's upstream; only dialled when a tunnel stream opens.
-        buffer_dir: Serve the buffer from a directory store (and keyring) under it; ``None``: no buffer.
+        buffer: The cloud's buffer store and keyring the gateway serves to agents; ``None``: no buffer.
+        payload_keyring_dir: The tenants' Temporal payload keys handed to agents; ``None``: none.
         tls: PEM certificate and key: the gateway serves ``wss://``; ``None``: ``ws://``.
         log_name: File under ``home`` that receives the gateway's output.
     """
     # Port 0 and the URL read from the log: ports picked here could collide between gateways
     # started side by side, and a probe could then find the other one listening.
-    env = _env(home=home, temporal_address=temporal_address, buffer_dir=buffer_dir, tls=tls)
+    env = _env(
+        home=home,
+        temporal_address=temporal_address,
+        buffer=buffer,
+        payload_keyring_dir=payload_keyring_dir,
+        tls=tls,
+    )
     log_path = home / log_name
     with log_path.open("wb") as log:
         proc = await asyncio.create_subprocess_exec(

@@ -1,9 +1,17 @@
-"""Pattern 3.1.1 driven by its real workflow: a local Temporal dev server, cloud and agent workers.
+"""Patterns 3.1.1 and 3.3.1 driven by their real workflows: a Temporal dev server, cloud and agent workers.
 
 Built the way ``tests/workflows/harness.py`` builds them (``workers.cloud.build_workers`` and
 ``mini_connector.worker.build_worker`` in this process, one fresh tenant), once per benchmark: a
 run measures the workflow from start to result, not the server's or the workers' start-up.
 Payloads are encrypted as in production (the tenant's payload codec on every client).
+
+Two agents of the tenant serve their own queues:
+
+- ``edge-1`` dials Temporal directly (the development set-up; ``p311_temporal``), so the
+  difference to in-process 3.1.1 is Temporal alone;
+- ``edge-gw`` runs as in production: its gRPC goes through its ``TunnelClient`` to the gateway
+  (``python -m console_api.gateway``, its own process) and its buffer and payload keys come from
+  the gateway's session, the agent holding neither (``p311_tunnel``, ``p331_temporal``).
 """
 
 from __future__ import annotations
@@ -20,14 +28,17 @@ from google.protobuf.message import Message
 from temporalio.api.common.v1 import Payload
 from temporalio.client import Client
 from temporalio.testing import WorkflowEnvironment
+from temporalio.worker import Worker
 
+from activities.metadata import make_engine
 from activities.payload_codec import encrypting_client
 from activities.settings import BufferConfig, TemporalConfig
 from activities.wiring import build_payload_keyring
+from bench.gateway import enroll, gateway_process
 from bench.resources import child_pids
 from bench.systems import BATCH_ROWS, Target
 from mini_connector.settings import AgentSettings
-from mini_connector.worker import build_worker
+from mini_connector.worker import build_worker, json_registry, open_connection
 from workers.cloud import build_workers
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
@@ -35,7 +46,9 @@ from workflows.queues import cloud_queue
 from workflows.sync_types import SyncResult
 
 AGENT_ID = "edge-1"
-WORKFLOW = "LocalToLocalSync"
+GATEWAY_AGENT_ID = "edge-gw"
+TEMPORAL_SYSTEMS = ("p311_temporal", "p311_tunnel", "p331_temporal")
+"""The bench systems this module drives: one dev server and one set of workers serve all three."""
 
 
 def _payloads(message: Message) -> Iterator[Payload]:
@@ -72,6 +85,7 @@ class Orchestrated:
         self._env: WorkflowEnvironment | None = None
         self._client: Client | None = None
         self._last_id: str | None = None
+        self._gateway_pid: int | None = None
 
     async def __aenter__(self) -> Orchestrated:
         try:
@@ -98,47 +112,111 @@ class Orchestrated:
             keyring_dir=self.home / "keys",
             master_keyfile=self.home / "master.key",
         )
-        self._agent_file.write_text(json.dumps({"connections": []}))
-        (self.home / "cloud.json").write_text(json.dumps({"connections": []}))
+        for path in (self._cloud_file, *(self._agent_file(a) for a in (AGENT_ID, GATEWAY_AGENT_ID))):
+            path.write_text(json.dumps({"connections": []}))
         cloud = CloudSettings(
             home=self.home,
             tenants=[self.tenant],
             temporal=temporal,
             buffer=buffer,
             metadata_url=f"sqlite:///{self.home / 'metadata.db'}",
-            connections_file=self.home / "cloud.json",
-        )
-        agent = AgentSettings(
-            tenant=self.tenant,
-            agent_id=AGENT_ID,
-            home=self.home,
-            temporal=temporal,
-            buffer=buffer,
-            connections_file=self._agent_file,
+            connections_file=self._cloud_file,
         )
         executor = ThreadPoolExecutor(max_workers=8)
         self._stack.callback(executor.shutdown, wait=False, cancel_futures=True)
         keyring = build_payload_keyring(buffer, keyring_dir=cloud.payload_keyring_dir)
         self._client = encrypting_client(client, tenant=self.tenant, keyring=keyring)
-        workers = [*build_workers(client, cloud, executor), build_worker(self._client, agent, executor)]
+        direct = self._agent_settings(AGENT_ID, temporal=temporal, buffer=buffer)
+        workers = [*build_workers(client, cloud, executor), build_worker(self._client, direct, executor)]
+        workers.append(
+            await self._gateway_agent(temporal=temporal, buffer=buffer, cloud=cloud, executor=executor)
+        )
         for worker in workers:
             await self._stack.enter_async_context(worker)
+
+    async def _gateway_agent(
+        self,
+        *,
+        temporal: TemporalConfig,
+        buffer: BufferConfig,
+        cloud: CloudSettings,
+        executor: ThreadPoolExecutor,
+    ) -> Worker:
+        """Agent ``edge-gw`` behind a gateway process that serves it the cloud's buffer and payload keys."""
+        gw_home = self.home / "gateway"
+        gw_home.mkdir()
+        engine = make_engine(f"sqlite:///{gw_home / 'metadata.db'}")
+        [signer] = enroll(engine, tenant=self.tenant, agent_ids=[GATEWAY_AGENT_ID])
+        engine.dispose()
+        url, self._gateway_pid = await self._stack.enter_async_context(
+            gateway_process(
+                home=gw_home,
+                temporal_address=temporal.address,
+                buffer=buffer,
+                payload_keyring_dir=cloud.payload_keyring_dir,
+            )
+        )
+        # Its own buffer settings point nowhere the cloud looks: a chunk it kept locally instead of
+        # sending through the gateway would fail the run's load, not pass unnoticed.
+        nowhere = self.home / GATEWAY_AGENT_ID / "unused"
+        own = BufferConfig(
+            directory=nowhere / "buffer", keyring_dir=nowhere / "keys", master_keyfile=nowhere / "key"
+        )
+        settings = self._agent_settings(GATEWAY_AGENT_ID, temporal=temporal, buffer=own).model_copy(
+            update={"gateway_url": url}
+        )
+        registry = json_registry(settings)
+        connection = await self._stack.enter_async_context(
+            open_connection(settings, signer=signer, registry=registry)
+        )
+        return build_worker(connection.client, settings, executor, registry=registry)
+
+    def _agent_settings(
+        self, agent_id: str, *, temporal: TemporalConfig, buffer: BufferConfig
+    ) -> AgentSettings:
+        return AgentSettings(
+            tenant=self.tenant,
+            agent_id=agent_id,
+            home=self.home / agent_id,
+            temporal=temporal,
+            buffer=buffer,
+            connections_file=self._agent_file(agent_id),
+        )
 
     async def __aexit__(
         self, exc_type: type[BaseException] | None, exc: BaseException | None, tb: TracebackType | None
     ) -> None:
         await self._stack.aclose()
 
+    def _agent_file(self, agent_id: str) -> Path:
+        return self.home / f"agent-{agent_id}.json"
+
     @property
-    def _agent_file(self) -> Path:
-        return self.home / "agent.json"
+    def _cloud_file(self) -> Path:
+        return self.home / "cloud.json"
 
     def server_pids(self) -> list[int]:
         """The dev server's process (a child of this one): its CPU counts as the orchestrated run's."""
         return child_pids(comm_prefix="temporal")
 
-    async def run(self, target: Target) -> None:
-        """Run ``LocalToLocalSync`` for ``target.table`` (verify off) and wait for its result.
+    def tunnel_pids(self) -> list[int]:
+        """The dev server's and the gateway's processes: both work for a run through the tunnel."""
+        return [*self.server_pids(), *([self._gateway_pid] if self._gateway_pid else [])]
+
+    async def run_311_direct(self, target: Target) -> None:
+        """``LocalToLocalSync`` on agent ``edge-1``, which dials Temporal directly."""
+        await self._sync(target, workflow="LocalToLocalSync", agent=AGENT_ID)
+
+    async def run_311_tunnel(self, target: Target) -> None:
+        """``LocalToLocalSync`` on agent ``edge-gw``, through its tunnel and the gateway."""
+        await self._sync(target, workflow="LocalToLocalSync", agent=GATEWAY_AGENT_ID)
+
+    async def run_331(self, target: Target) -> None:
+        """``LocalToCloudSync``: ``edge-gw`` extracts into the buffer through the gateway, the cloud loads."""
+        await self._sync(target, workflow="LocalToCloudSync", agent=GATEWAY_AGENT_ID)
+
+    async def _sync(self, target: Target, *, workflow: str, agent: str) -> None:
+        """Run ``workflow`` for ``target.table`` (verify off) and wait for its result.
 
         Raises:
             RuntimeError: The workflow reports fewer rows read than it wrote, or none at all.
@@ -148,13 +226,15 @@ class Orchestrated:
         # writing into a previous run's destination.
         suffix = uuid.uuid4().hex[:8]
         src, dst = f"src_{suffix}", f"dst_{suffix}"
-        profiles = [
-            {"name": src, "kind": "postgresql", "url": target.src_url},
-            {"name": dst, "kind": "postgresql", "url": target.dst_url, "write": True},
-        ]
-        self._agent_file.write_text(json.dumps({"connections": profiles}))
+        source = {"name": src, "kind": "postgresql", "url": target.src_url}
+        destination = {"name": dst, "kind": "postgresql", "url": target.dst_url, "write": True}
+        if workflow == "LocalToCloudSync":
+            self._agent_file(agent).write_text(json.dumps({"connections": [source]}))
+            self._cloud_file.write_text(json.dumps({"connections": [destination | {"location": "cloud"}]}))
+        else:
+            self._agent_file(agent).write_text(json.dumps({"connections": [source, destination]}))
         body = {
-            "agent": AGENT_ID,
+            "agent": agent,
             "source_connection": src,
             "destination_connection": dst,
             "tables": [{"source_table": target.table}],
@@ -163,7 +243,7 @@ class Orchestrated:
         }
         workflow_id = self._last_id = f"bench-{target.table}-{suffix}"
         result: SyncResult = await self._client.execute_workflow(
-            WORKFLOW, body, id=workflow_id, task_queue=cloud_queue(self.tenant), result_type=SyncResult
+            workflow, body, id=workflow_id, task_queue=cloud_queue(self.tenant), result_type=SyncResult
         )
         table = result.tables[0]
         if table.rows_read == 0 or table.rows_written != table.rows_read:

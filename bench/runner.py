@@ -25,7 +25,7 @@ from bench import agent_memory
 from bench.agent_memory import AgentMemory
 from bench.data import BIG_TABLE, SourceTable, prepare_source
 from bench.mariadb import mariadb_source
-from bench.orchestrated import Orchestrated
+from bench.orchestrated import TEMPORAL_SYSTEMS, Orchestrated
 from bench.peers import LABELS, prepare_peers
 from bench.pg import Databases, checkpoint, copy_schema, parity, run_sql
 from bench.report import RunRecord, append_jsonl, print_summary, summarise
@@ -34,7 +34,8 @@ from bench.systems import System, Target, pattern_311, pattern_331, psycopg_pass
 from bench.targets import print_verdicts, verdicts
 from bench.tunnel import TunnelSizes
 
-SYSTEMS = ("raw_pipe", "psycopg_copy", "p311", "p331_buffer", "p311_temporal")
+SYSTEMS = ("raw_pipe", "psycopg_copy", "p311", "p331_buffer", "p311_temporal", "p311_tunnel", "p331_temporal")
+
 GROUPS = ("copy", "mariadb", "tunnel", "transport", "wasm")
 BIG_ROWS = 5_000_000
 
@@ -205,13 +206,29 @@ def build_systems(names: tuple[str, ...], orchestrated: Orchestrated | None) -> 
         ),
     }
     if orchestrated is not None:
-        available["p311_temporal"] = System(
-            name="p311_temporal",
-            label="3.1.1 Temporal workflow",
-            run=orchestrated.run,
-            helper_pids=orchestrated.server_pids,
-            figures=orchestrated.history_figures,
-        )
+        for name, label, run, pids in (
+            (
+                "p311_temporal",
+                "3.1.1 Temporal, agent direct",
+                orchestrated.run_311_direct,
+                orchestrated.server_pids,
+            ),
+            (
+                "p311_tunnel",
+                "3.1.1 Temporal, agent via tunnel",
+                orchestrated.run_311_tunnel,
+                orchestrated.tunnel_pids,
+            ),
+            (
+                "p331_temporal",
+                "3.3.1 Temporal, tunnel + buffer",
+                orchestrated.run_331,
+                orchestrated.tunnel_pids,
+            ),
+        ):
+            available[name] = System(
+                name=name, label=label, run=run, helper_pids=pids, figures=orchestrated.history_figures
+            )
     return [available[name] for name in SYSTEMS if name in names]
 
 
@@ -224,10 +241,11 @@ def mariadb_systems(peers: list[System]) -> list[System]:
 async def _run(
     runner: Bench, options: BenchOptions, plans: list[tuple[SourceTable, list[System]]], scratch: Path
 ) -> None:
-    if "p311_temporal" in options.systems and "copy" in options.groups:
+    wanted = tuple(n for n in TEMPORAL_SYSTEMS if n in options.systems)
+    if wanted and "copy" in options.groups:
         (scratch / "temporal").mkdir()
         async with Orchestrated(temporal_binary=options.temporal, home=scratch / "temporal") as orch:
-            temporal = build_systems(("p311_temporal",), orch)
+            temporal = build_systems(wanted, orch)
             for source, systems in plans:
                 if source.engine == "postgresql":
                     systems.extend(temporal)
@@ -274,7 +292,7 @@ async def copy_groups(options: BenchOptions, *, out: Console, log: Console, benc
         runner = Bench(options=options, dbs=dbs, src_url=src_url, log=log, bench_id=bench_id)
         plans: list[tuple[SourceTable, list[System]]] = []
         if "copy" in options.groups:
-            ours = build_systems(tuple(n for n in options.systems if n != "p311_temporal"), None)
+            ours = build_systems(tuple(n for n in options.systems if n not in TEMPORAL_SYSTEMS), None)
             for source in sources:
                 extra = [] if source.table == BIG_TABLE else peers
                 plans.append((source, [*ours, *extra]))

@@ -12,6 +12,7 @@ from rich.console import Console
 from rich.table import Table
 
 from bench.agent_memory import AgentMemory
+from bench.orchestrated import TEMPORAL_SYSTEMS
 from bench.report import RunRecord, SummaryRow
 
 KIB = 1024
@@ -52,8 +53,8 @@ def _ratio_verdicts(rows: list[SummaryRow], tables: list[str]) -> list[Verdict]:
             )
             continue
         for system, label, floor in (
-            ("p311_temporal", "3.1.1 (Temporal workflow)", 0.65),
-            ("p331_buffer", "3.3.1 via buffer", 0.5),
+            ("p311_tunnel", "3.1.1 (Temporal, agent via tunnel)", 0.65),
+            ("p331_temporal", "3.3.1 (Temporal, tunnel + buffer)", 0.5),
         ):
             row = _row(rows, system, table)
             ratio = row.ratio if row else None
@@ -95,7 +96,7 @@ def verdicts(
             shown=f"{(share or 0) * 100:+.1f}%",
         )
     )
-    temporal = [r for r in records if r.system == "p311_temporal" and r.ok and r.extra]
+    temporal = [r for r in records if r.system in TEMPORAL_SYSTEMS and r.ok and r.extra]
     events = max((r.extra.get("history_events", 0) for r in temporal), default=None)
     payload = max((r.extra.get("largest_payload_bytes", 0) for r in temporal), default=None)
     found.append(

@@ -36,6 +36,7 @@ from typing import Literal
 from pydantic import BaseModel
 
 from activities.metadata import make_engine
+from activities.settings import BufferConfig
 from bench.gateway import enroll, free_port, gateway_process
 from bench.transport_wire import (
     ECHO_BYTES,
@@ -252,7 +253,11 @@ async def run_transport_bench(*, messages: int, megabytes: int) -> TransportRepo
                                 gateway_process(
                                     home=home / name,
                                     temporal_address=upstream,
-                                    buffer_dir=home / name,
+                                    buffer=BufferConfig(
+                                        directory=home / name / "objects",
+                                        keyring_dir=home / name / "keys",
+                                        master_keyfile=home / name / "master.key",
+                                    ),
                                     tls=tls,
                                 )
                             )

@@ -21,7 +21,9 @@ LABELS = (
     "psycopg COPY binary passthrough",
     "3.1.1 in-process",
     "3.3.1 via encrypted buffer",
-    "3.1.1 Temporal workflow",
+    "3.1.1 Temporal, agent direct",
+    "3.1.1 Temporal, agent via tunnel",
+    "3.3.1 Temporal, tunnel + buffer",
 )
 
 
@@ -65,7 +67,9 @@ def test_smoke_bench_copies_every_table_with_every_system_and_hashes_match(tmp_p
     memory = json.loads(memory_json.read_text())
     assert {m["system"] for m in memory} == {"p311", "p331_buffer"}, memory
     assert all(m["hash_ok"] and m["peak_rss_mib"] > 0 and m["table"] == "firenibble" for m in memory), memory
-    for r in (r for r in ours if r["system"] == "p311_temporal"):
+    temporal = [r for r in ours if r["system"] in ("p311_temporal", "p311_tunnel", "p331_temporal")]
+    assert len(temporal) == 6, temporal
+    for r in temporal:
         assert r["extra"]["history_events"] > 0 and r["extra"]["largest_payload_bytes"] > 0, r
     table = proc.stdout
     for label in LABELS:
