@@ -109,7 +109,8 @@ class ApiCalls:
         artifacts: Where pinned SDK artifacts come from (the registry; the agent: its gateway).
         secrets: Where credentials are resolved (the agent: its vault; cloud: the secret store).
         buffer: The buffer store (None: this worker cannot take or return buffered records).
-        connections: The worker's database connections, for steps that send a table's rows.
+        connections: The worker's database connections of a tenant, for steps that send a
+            table's rows (the agent serves one tenant; the cloud resolves each tenant's own).
         audit: Where the cloud writes one event per request (None on the agent: the workflow
             writes the per-outcome counts the activity returns).
         private_origins: Operator-allowed private origins on the cloud (loopback demo and tests).
@@ -122,7 +123,7 @@ class ApiCalls:
         artifacts: ArtifactSource,
         secrets: SecretSource,
         buffer: BufferStore | None,
-        connections: Callable[[], ProfileSource] | None = None,
+        connections: Callable[[str], ProfileSource] | None = None,
         audit: AuditSink | None = None,
         private_origins: tuple[str, ...] = (),
     ) -> None:
@@ -330,7 +331,7 @@ class ApiCalls:
             raise InvalidInputError("this worker reaches no databases")
         read = inp.table
         progress = done.progress or c.StepProgress(after=read.after)
-        with open_connector(self.connections().get(read.connection)) as src:
+        with open_connector(self.connections(inp.tenant).get(read.connection)) as src:
             schema = source_schema(src, table=read.table, query=read.query, key=read.key)
             transform = compile_transform(inp.transform, schema) if inp.transform else None
             json_cols = json_columns_of(transform.output_schema if transform else schema)

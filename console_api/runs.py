@@ -25,11 +25,10 @@ from infra.devstack import UI_PORT
 from workflows.api_types import ApiFlowResult
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
-from workflows.registry import WORKFLOW_BY_PATTERN
+from workflows.registry import API_PATTERNS, WORKFLOW_BY_PATTERN
 from workflows.sync_types import SyncResult, SyncState
 
 NAMESPACE = "default"
-API_PATTERNS = frozenset({"3.1.2", "3.3.3"})
 """Mode 2 patterns: they return an ``ApiFlowResult`` and their progress query is not a ``SyncState``."""
 RunResult = SyncResult | ApiFlowResult
 
@@ -79,9 +78,9 @@ def progress_text(state: Any) -> str:
         if cur is not None:
             text += f"; {cur.source_table}: {cur.rows_read:,} rows read, {cur.rows_written:,} written"
         return text
-    if isinstance(state, int):  # 3.1.2: records sent so far
+    if isinstance(state, int):  # 3.1.2, 3.2.2: records sent so far
         return f"{state:,} records sent"
-    if isinstance(state, list):  # 3.3.3: the steps finished so far
+    if isinstance(state, list):  # 3.3.3, 3.2.1: the steps finished so far
         return f"{len(state)} step(s) done"
     return "running"
 
@@ -116,14 +115,15 @@ async def follow_run(
 def verified(result: RunResult) -> bool:
     """Whether a run checked out, so the demo and ``vsc run`` can say so.
 
-    Sync patterns: every table's hashes equal. 3.1.2: the sent records' hash equals the table's.
-    3.3.3 (its transform filters and rewrites): the load's fingerprint counts every record sent.
+    Sync patterns: every table's hashes equal. 3.1.2, 3.2.2: the sent records' hash equals the
+    table's. 3.3.3, 3.2.1 (a transform may filter and rewrite): the load's fingerprint counts every
+    record sent.
     """
     if isinstance(result, SyncResult):
         return all(t.verified for t in result.tables)
     if not result.steps:
         return False
-    if result.pattern == "3.1.2":
+    if result.pattern in ("3.1.2", "3.2.2"):
         read, send = result.steps[0], result.steps[-1]
         return read.fingerprint is not None and read.fingerprint == send.fingerprint
     last = result.steps[-1]

@@ -212,7 +212,7 @@ def build_worker(
         artifacts=agent_artifacts(client, settings),
         secrets=api_secrets or MappingSecrets(dict),
         buffer=buffer,
-        connections=connections,
+        connections=lambda _tenant: connections(),  # its queue is its own tenant's
     )
     return Worker(
         client,

@@ -66,12 +66,11 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
     )
     file_registry = registry_loader(settings.connections_file)
 
-    def steps_for(tenant: str) -> SyncSteps:
-        # Per tenant: its connections saved through the API resolve before the shared file's.
-        connections = tenant_registry_loader(
-            engine=engine, tenant=tenant, secrets=secrets, fallback=file_registry
-        )
-        return SyncSteps(connections=connections, buffer=buffer)
+    # Per tenant: its connections saved through the API resolve before the shared file's.
+    connections = {
+        tenant: tenant_registry_loader(engine=engine, tenant=tenant, secrets=secrets, fallback=file_registry)
+        for tenant in served
+    }
 
     # One SDK host per process: loaded SDKs and idle instances are shared by every tenant's worker.
     api = ApiCalls(
@@ -79,6 +78,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
         artifacts=ArtifactRegistry(backend=build_backend(settings.artifacts)),
         secrets=StoreSecrets(engine=engine, store=secrets),
         buffer=buffer,
+        connections=lambda tenant: connections[tenant](),
         audit=MetadataAuditSink(book.audit),
         private_origins=tuple(settings.api_private_origins),
     )
@@ -92,7 +92,11 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             tenant_client(client, tenant=tenant, keyring=keyring),
             task_queue=cloud_queue(tenant),
             workflows=ALL_WORKFLOWS,
-            activities=[*steps_for(tenant).all(), *book.all(), *api.all()],
+            activities=[
+                *SyncSteps(connections=connections[tenant], buffer=buffer).all(),
+                *book.all(),
+                *api.all(),
+            ],
             activity_executor=executor,
             max_concurrent_activities=8,
             max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,

@@ -1,61 +1,75 @@
-"""Pattern 3.3.3: a local user API -> encrypted buffer -> cloud transform -> an internet API.
+"""One user API's list operation -> encrypted buffer -> cloud transform -> another API's write.
 
-The agent pages through the local API's list operation and seals the items into the buffer
-(always the buffer: the plan routes this data through it, so no item reaches the history
-whatever its size). The cloud worker decrypts them, applies the row-wise transform and POSTs
-them in batches to the internet API with idempotency keys derived from the run id and batch
-index, then purges the run's chunks.
+- Pattern 3.3.3 (``LocalApiToInternetApi``): the agent pages through a local API and seals the
+  items into the buffer; the cloud transforms and POSTs them to an internet API.
+- Pattern 3.2.1 (``InternetApiToInternetApi``, SaaS -> SaaS): both APIs are internet ones, so
+  the cloud worker does both steps; the items still pass through the (cloud's) buffer.
+
+Always the buffer, so no item reaches the history whatever its size. The load decrypts the
+items, applies the row-wise transform and POSTs them in batches with idempotency keys derived
+from the run id and batch index, then purges the run's chunks.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from temporalio import workflow
 
 from workflows import contracts as c
 from workflows.api_steps import call_api, invalid, parse
 from workflows.api_types import ApiFlowResult, ApiStepResult, ApiToApiInput, CallApiInput, CallApiResult
-from workflows.routing import EndpointKind, RoutePlan, StepKind, TransformComplexity, api_endpoint, plan_route
+from workflows.routing import (
+    EndpointKind,
+    NoAgentError,
+    PlanStep,
+    StepKind,
+    TransformComplexity,
+    api_endpoint,
+    plan_route,
+)
 from workflows.sync_loop import RETRY, current_tenant
 
-PATTERN = "3.3.3"
 
+class _ApiToApi:
+    """The flow both patterns share; a subclass names its pattern and the two endpoint kinds."""
 
-def _plan(inp: ApiToApiInput, tenant: str) -> RoutePlan:
-    source = api_endpoint(inp.source.accessibility, other=EndpointKind.INTERNET_API)
-    destination = api_endpoint(inp.destination.accessibility, other=source)
-    if (source, destination) != (EndpointKind.LOCAL_API, EndpointKind.INTERNET_API):
-        raise invalid(
-            f"pattern {PATTERN} reads a local API and writes an internet API; "
-            f"got {source.value} -> {destination.value}"
-        )
-    return plan_route(
-        tenant=tenant,
-        source=source,
-        destination=destination,
-        transform=TransformComplexity.SIMPLE,
-        agent=inp.agent,
-    )
-
-
-@workflow.defn(name="LocalApiToInternetApi")
-class LocalApiToInternetApi:
-    """List records from an on-premise API, transform them in the cloud, POST them to an internet API."""
+    PATTERN: ClassVar[str]
+    SOURCE: ClassVar[EndpointKind]
+    DESTINATION: ClassVar[EndpointKind]
 
     def __init__(self) -> None:
         self._steps: list[ApiStepResult] = []
 
-    @workflow.run
-    async def run(self, raw: dict[str, Any]) -> ApiFlowResult:
-        """Move every listed item once; see :class:`workflows.api_types.ApiToApiInput`."""
+    def _plan(self, inp: ApiToApiInput, tenant: str) -> tuple[PlanStep, PlanStep]:
+        """The extract and load steps (one cloud step does both when no endpoint is local)."""
+        source = api_endpoint(inp.source.accessibility, other=self.DESTINATION)
+        destination = api_endpoint(inp.destination.accessibility, other=source)
+        if (source, destination) != (self.SOURCE, self.DESTINATION):
+            raise invalid(
+                f"pattern {self.PATTERN} reads {self.SOURCE.label} and writes {self.DESTINATION.label}; "
+                f"got {source.label} -> {destination.label}"
+            )
+        try:
+            plan = plan_route(
+                tenant=tenant,
+                source=source,
+                destination=destination,
+                transform=TransformComplexity.SIMPLE,
+                agent=inp.agent,
+            )
+        except NoAgentError as exc:
+            raise invalid(str(exc)) from None
+        if not plan.uses_buffer:
+            return plan.step(StepKind.SYNC), plan.step(StepKind.SYNC)
+        return plan.step(StepKind.EXTRACT), plan.step(StepKind.LOAD)
+
+    async def _run(self, raw: dict[str, Any]) -> ApiFlowResult:
         inp = parse(ApiToApiInput, raw)
         tenant = current_tenant()
-        plan = _plan(inp, tenant)
+        extract, load = self._plan(inp, tenant)
         run_id = workflow.info().run_id
-        extract = plan.step(StepKind.EXTRACT)
-        load = plan.step(StepKind.LOAD)
         listed = await call_api(
             CallApiInput(
                 tenant=tenant,
@@ -73,7 +87,7 @@ class LocalApiToInternetApi:
         )
         self._steps.append(_step("extract", extract.location.value, listed))
         if listed.buffer is None or not listed.buffer.chunks:
-            return ApiFlowResult(pattern=PATTERN, steps=tuple(self._steps))
+            return ApiFlowResult(pattern=self.PATTERN, steps=tuple(self._steps))
         sent = await call_api(
             CallApiInput(
                 tenant=tenant,
@@ -98,7 +112,40 @@ class LocalApiToInternetApi:
             start_to_close_timeout=timedelta(seconds=60),
             retry_policy=RETRY,
         )
-        return ApiFlowResult(pattern=PATTERN, steps=tuple(self._steps))
+        return ApiFlowResult(pattern=self.PATTERN, steps=tuple(self._steps))
+
+
+@workflow.defn(name="LocalApiToInternetApi")
+class LocalApiToInternetApi(_ApiToApi):
+    """Pattern 3.3.3: list records from an on-premise API, transform them in the cloud, POST them."""
+
+    PATTERN = "3.3.3"
+    SOURCE = EndpointKind.LOCAL_API
+    DESTINATION = EndpointKind.INTERNET_API
+
+    @workflow.run
+    async def run(self, raw: dict[str, Any]) -> ApiFlowResult:
+        """Move every listed item once; see :class:`workflows.api_types.ApiToApiInput`."""
+        return await self._run(raw)
+
+    @workflow.query
+    def progress(self) -> tuple[ApiStepResult, ...]:
+        """The steps finished so far."""
+        return tuple(self._steps)
+
+
+@workflow.defn(name="InternetApiToInternetApi")
+class InternetApiToInternetApi(_ApiToApi):
+    """Pattern 3.2.1: list records from one internet API (a SaaS), transform them, POST them to another."""
+
+    PATTERN = "3.2.1"
+    SOURCE = EndpointKind.INTERNET_API
+    DESTINATION = EndpointKind.INTERNET_API
+
+    @workflow.run
+    async def run(self, raw: dict[str, Any]) -> ApiFlowResult:
+        """Move every listed item once; see :class:`workflows.api_types.ApiToApiInput`."""
+        return await self._run(raw)
 
     @workflow.query
     def progress(self) -> tuple[ApiStepResult, ...]:

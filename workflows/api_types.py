@@ -134,9 +134,10 @@ class CallApiResult(Frozen):
 
 
 class DbToApiInput(Frozen):
-    """Pattern 3.1.2: rows of a local database table POSTed in batches to a local user API."""
+    """Patterns 3.1.2 and 3.2.2: rows of a database table POSTed in batches to a user API."""
 
-    agent: str = Field(min_length=1)
+    agent: str | None = Field(default=None, min_length=1)
+    """The agent (or group) reaching a local table and API (3.1.2); none for 3.2.2."""
     source_connection: str = Field(min_length=1)
     source_table: Identifier
     query: str | None = Field(default=None, min_length=1, max_length=100_000)
@@ -150,9 +151,10 @@ class DbToApiInput(Frozen):
 
 
 class ApiToApiInput(Frozen):
-    """Pattern 3.3.3: a local API's list operation -> buffer -> cloud transform -> an internet API."""
+    """Patterns 3.3.3 and 3.2.1: one API's list operation -> buffer -> cloud transform -> another API."""
 
-    agent: str = Field(min_length=1)
+    agent: str | None = Field(default=None, min_length=1)
+    """The agent (or group) reaching a local source API (3.3.3); none for 3.2.1."""
     source: ApiBinding
     list_operation: str
     list_args: dict[str, Any] = Field(default_factory=dict)

@@ -1,9 +1,9 @@
 """Every workflow type the workers register; the replay suite checks each has histories."""
 
-from workflows.api_to_api import LocalApiToInternetApi
+from workflows.api_to_api import InternetApiToInternetApi, LocalApiToInternetApi
 from workflows.cloud_to_local import CloudToLocalSync
+from workflows.db_to_api import CloudDbToInternetApi, LocalDbToLocalApi
 from workflows.fetch_spec import FetchSpecWorkflow
-from workflows.local_db_to_api import LocalDbToLocalApi
 from workflows.local_to_cloud import LocalToCloudSync
 from workflows.local_to_local import LocalToLocalSync
 
@@ -13,14 +13,21 @@ ALL_WORKFLOWS: list[type] = [
     CloudToLocalSync,
     LocalDbToLocalApi,
     LocalApiToInternetApi,
+    InternetApiToInternetApi,
+    CloudDbToInternetApi,
     FetchSpecWorkflow,
 ]
 
 WORKFLOW_BY_PATTERN: dict[str, type] = {
     "3.1.1": LocalToLocalSync,
     "3.1.2": LocalDbToLocalApi,
+    "3.2.1": InternetApiToInternetApi,
+    "3.2.2": CloudDbToInternetApi,
     "3.3.1": LocalToCloudSync,
     "3.3.2": CloudToLocalSync,
     "3.3.3": LocalApiToInternetApi,
 }
 """Seed pattern number -> workflow class, for ``vsc run <pattern>``."""
+
+API_PATTERNS = frozenset({"3.1.2", "3.2.1", "3.2.2", "3.3.3"})
+"""Mode 2 patterns: their input names user APIs and their result is an ``ApiFlowResult``."""

@@ -29,6 +29,20 @@ class EndpointKind(StrEnum):
         """Reachable only from inside the customer's network, i.e. by an agent."""
         return self in (EndpointKind.LOCAL_DB, EndpointKind.LOCAL_API)
 
+    @property
+    def label(self) -> str:
+        """How errors name this kind of endpoint ("a local API")."""
+        return _LABELS[self]
+
+
+_LABELS = {
+    EndpointKind.LOCAL_DB: "a local database",
+    EndpointKind.LOCAL_API: "a local API",
+    EndpointKind.CLOUD_DB: "a cloud database",
+    EndpointKind.SAAS: "a SaaS",
+    EndpointKind.INTERNET_API: "an internet API",
+}
+
 
 class TransformComplexity(StrEnum):
     """How heavy the transform between extract and load is."""

@@ -1,4 +1,4 @@
-"""Mode 2 definitions (patterns 3.1.2 and 3.3.3): their API references, pinned on save, bound per run.
+"""Mode 2 definitions (3.1.2, 3.2.1, 3.2.2, 3.3.3): their API references, pinned on save, bound per run.
 
 A saved definition names each API as ``{"api": name, "version": N}``; a reference without a
 version gets the API's current one written into the saved document, so a saved definition
@@ -31,9 +31,18 @@ from workflows.routing import (
 _INPUT = ("body", "input")
 API_FIELDS: dict[str, tuple[tuple[str, Side], ...]] = {
     "3.1.2": (("api", "agent"),),
+    "3.2.1": (("source", "cloud"), ("destination", "cloud")),
+    "3.2.2": (("api", "cloud"),),
     "3.3.3": (("source", "agent"), ("destination", "cloud")),
 }
 """Per pattern: the input fields that reference an API, and which side of the flow calls it."""
+ENDPOINTS: dict[str, tuple[EndpointKind, EndpointKind]] = {
+    "3.1.2": (EndpointKind.LOCAL_DB, EndpointKind.LOCAL_API),
+    "3.2.1": (EndpointKind.INTERNET_API, EndpointKind.INTERNET_API),
+    "3.2.2": (EndpointKind.CLOUD_DB, EndpointKind.INTERNET_API),
+    "3.3.3": (EndpointKind.LOCAL_API, EndpointKind.INTERNET_API),
+}
+"""Per pattern: what it reads and what it writes."""
 
 
 def _api(session: TenantSession, ref: ApiRef, field: str) -> tuple[Api, int]:
@@ -68,7 +77,16 @@ def _local_api(api: Api, *, agent: str, field: str) -> None:
         )
 
 
-def _agent(session: TenantSession, agent: str) -> None:
+def _agent(session: TenantSession, agent: str | None, *, pattern: str, local: bool) -> str | None:
+    """The flow's agent: required (enrolled, unrevoked) when it touches a local endpoint, else refused."""
+    if not local:
+        if agent is not None:
+            raise field_error((*_INPUT, "agent"), f"pattern {pattern} runs in the cloud; leave `agent` out")
+        return None
+    if agent is None:
+        raise field_error(
+            (*_INPUT, "agent"), f"pattern {pattern} needs the agent that reaches its local side"
+        )
     member = session.scalars(
         select(Agent.id).where(
             func.coalesce(Agent.group_id, Agent.connector_id) == agent, Agent.revoked_at.is_(None)
@@ -78,15 +96,27 @@ def _agent(session: TenantSession, agent: str) -> None:
         raise field_error(
             (*_INPUT, "agent"), f"the tenant has no enrolled, unrevoked agent or agent group {agent!r}"
         )
+    return agent
 
 
-def _source_table(session: TenantSession, body: DbToApiDefinition) -> None:
+def _source_table(session: TenantSession, body: DbToApiDefinition, *, pattern: str) -> None:
     row = session.scalars(select(Connection).where(Connection.name == body.source_connection)).one_or_none()
     field = (*_INPUT, "source_connection")
     if row is None:
         raise field_error(field, f"the tenant has no connection named {body.source_connection!r}")
-    if row.location != "local" or row.agent_id != body.agent:
-        raise field_error(field, f"pattern 3.1.2 reads a local connection of agent {body.agent!r}")
+    if body.agent is None:
+        if row.location != "cloud":
+            raise field_error(field, f"pattern {pattern} reads a cloud connection")
+    elif row.location != "local" or row.agent_id != body.agent:
+        raise field_error(field, f"pattern {pattern} reads a local connection of agent {body.agent!r}")
+
+
+def _endpoint(api: Api, *, other: EndpointKind, expected: EndpointKind, pattern: str, field: str) -> None:
+    kind = api_endpoint(api.accessibility, other=other)
+    if kind is not expected:
+        raise field_error(
+            (*_INPUT, field), f"pattern {pattern} needs {expected.label} here; {api.name!r} is {kind.label}"
+        )
 
 
 def plan_api_definition(
@@ -99,32 +129,28 @@ def plan_api_definition(
 
     Raises:
         RequestValidationError: 422 naming the field at fault (unknown API or version, an operation
-            the pinned version lacks or that is not granted write, the wrong side of the network).
+            the pinned version lacks or that is not granted write, the wrong side of the network,
+            an agent missing for a local side or given for a cloud-only flow).
     """
-    _agent(session, body.agent)
+    source, destination = ENDPOINTS[pattern]
+    agent = _agent(session, body.agent, pattern=pattern, local=source.is_local or destination.is_local)
     saved = body.model_dump(mode="json")
     if isinstance(body, DbToApiDefinition):
-        _source_table(session, body)
+        _source_table(session, body, pattern=pattern)
         api, version = _api(session, body.api, "api")
-        if api_endpoint(api.accessibility, other=EndpointKind.LOCAL_DB) is not EndpointKind.LOCAL_API:
-            raise field_error((*_INPUT, "api"), f"pattern 3.1.2 sends to a local API; {api.name!r} is not")
-        _local_api(api, agent=body.agent, field="api")
+        _endpoint(api, other=source, expected=destination, pattern=pattern, field="api")
+        if agent is not None:
+            _local_api(api, agent=agent, field="api")
         _operation(session, api, version, body.operation, field="operation", write=True)
         saved["api"]["version"] = version
-        source, destination = EndpointKind.LOCAL_DB, EndpointKind.LOCAL_API
         simple = body.transform is not None
     else:
         src, src_version = _api(session, body.source, "source")
         dst, dst_version = _api(session, body.destination, "destination")
-        source = api_endpoint(src.accessibility, other=EndpointKind.INTERNET_API)
-        destination = api_endpoint(dst.accessibility, other=source)
-        if (source, destination) != (EndpointKind.LOCAL_API, EndpointKind.INTERNET_API):
-            raise field_error(
-                _INPUT,
-                f"pattern 3.3.3 reads a local API and writes an internet API; got {src.name!r} "
-                f"({source.value}) -> {dst.name!r} ({destination.value})",
-            )
-        _local_api(src, agent=body.agent, field="source")
+        _endpoint(src, other=destination, expected=source, pattern=pattern, field="source")
+        _endpoint(dst, other=source, expected=destination, pattern=pattern, field="destination")
+        if agent is not None:
+            _local_api(src, agent=agent, field="source")
         _operation(session, src, src_version, body.list_operation, field="list_operation", write=False)
         _operation(session, dst, dst_version, body.operation, field="operation", write=True)
         saved["source"]["version"], saved["destination"]["version"] = src_version, dst_version
@@ -135,7 +161,7 @@ def plan_api_definition(
             source=source,
             destination=destination,
             transform=TransformComplexity.SIMPLE if simple else TransformComplexity.NONE,
-            agent=body.agent,
+            agent=agent,
         )
     except NoAgentError as exc:
         raise field_error((*_INPUT, "agent"), str(exc)) from None

@@ -180,7 +180,7 @@ async def test_local_db_to_api_refuses_an_internet_only_api(env: WorkflowEnviron
     await record_history(handle, "LocalDbToLocalApi", "not_a_local_api")
     assert isinstance(failure, WorkflowFailureError)
     assert failure.cause.type == "InvalidWorkflowInput"  # type: ignore[union-attr]
-    assert "not reachable locally" in str(failure.cause)
+    assert "writes a local API; 'central' is an internet API" in str(failure.cause)
 
 
 def api_to_api_body() -> dict[str, Any]:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -23,7 +22,6 @@ from temporalio.exceptions import ActivityError, ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.api_sources import MappingSecrets
-from examples.vansales_api.schemas import OrderCreate, OrderLineCreate
 from examples.vansales_api.store import orders
 from tests.workflows.api_env import (
     CURSOR_PAGES,
@@ -33,6 +31,7 @@ from tests.workflows.api_env import (
     api_instance,
     binding,
     digest,
+    seed_orders,
     store_cloud_secret,
 )
 from tests.workflows.harness import Tenant, running
@@ -45,12 +44,6 @@ LISTED = 900
 FAST_RETRY = {"maximum_attempts": 3, "initial_seconds": 0.1, "maximum_seconds": 0.2}
 SRC_KEY = "vansales-onprem-key-0001"
 DST_KEY = "central-internet-key-0002"
-
-
-@pytest.fixture(scope="session")
-def sdk(tmp_path_factory: pytest.TempPathFactory) -> SdkBuild:
-    """The example API's SDK, compiled once for the session (the first publish builds it)."""
-    return SdkBuild.make(tmp_path_factory.mktemp("sdk-cache"))
 
 
 @pytest.fixture
@@ -148,7 +141,7 @@ async def test_3_3_3_local_api_through_cloud_transform_to_internet_api(
         api_instance(tmp_path, "onprem", key=SRC_KEY) as source,
         api_instance(tmp_path, "central", key=DST_KEY) as central,
     ):
-        seed(source)
+        seed_orders(source, LISTED)
         tenant = Tenant(client=env.client, home=tmp_path, api_private_origins=[central.url])
         tenant.agent_api_secrets = MappingSecrets(lambda: {"onprem": SecretStr(SRC_KEY)})
         pin = sdk.pin(tenant)
@@ -189,24 +182,6 @@ async def test_3_3_3_local_api_through_cloud_transform_to_internet_api(
         # A batch never spans buffer chunks: one POST per listed page (80 kept of 100), under 200 rows.
         assert central.faults.posts == central.keys_stored() == LISTED // 100
         assert not list((tenant.home / "buffer").rglob("*.chunk"))  # purged after the load
-
-
-def seed(api: ApiInstance) -> None:
-    """LISTED orders in the source API, every fifth cancelled, some with lines."""
-    batch = [
-        OrderCreate(
-            order_no=f"S{i:05d}",
-            customer_id=i % 41 + 1,
-            order_date=datetime(2024, 3, 1, tzinfo=UTC).date() + timedelta(days=i % 90),
-            status="cancelled" if i % 5 == 0 else "open",
-            total_amount=Decimal(i * 3) / 4,
-            note=None if i % 4 == 0 else f"route {i % 7}",
-            lines=[OrderLineCreate(product_id=1, quantity=i % 3 + 1, unit_price=Decimal("2.50"))] * (i % 2),
-        )
-        for i in range(1, LISTED + 1)
-    ]
-    for start in range(0, LISTED, 300):
-        api.store.create_orders(batch[start : start + 300], key=f"seed-{start:06d}")
 
 
 async def test_5xx_is_retried_then_fails_clearly_and_nothing_is_written(

@@ -37,7 +37,6 @@ from console_api.api.quotas import require_execution_slot
 from console_api.api.routes.controls import audit
 from console_api.api.routes.definitions import get_definition, stored_document
 from console_api.api.schemas import (
-    API_PATTERNS,
     ActivityProgress,
     ExecutionCreate,
     ExecutionParams,
@@ -52,7 +51,7 @@ from console_api.api.settings import ApiSettings
 from console_api.presence import online_members
 from workflows.api_types import ApiFlowResult
 from workflows.queues import cloud_queue
-from workflows.registry import WORKFLOW_BY_PATTERN
+from workflows.registry import API_PATTERNS, WORKFLOW_BY_PATTERN
 from workflows.sync_types import ControlSignal, SyncResult, WorkflowEvent
 
 router = APIRouter(prefix="/executions", tags=["executions"], responses=error_responses(401, 422, 503))

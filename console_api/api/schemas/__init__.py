@@ -48,7 +48,6 @@ from console_api.api.schemas.controls import (
     EmergencyStopPublic,
 )
 from console_api.api.schemas.definitions import (
-    API_PATTERNS,
     ApiRef,
     ApiToApiDefinition,
     DbToApiDefinition,
@@ -120,7 +119,6 @@ __all__ = [
     "EnrollmentTokenCreate",
     "EnrollmentTokenPublic",
     "Pattern",
-    "API_PATTERNS",
     "ApiRef",
     "ApiToApiDefinition",
     "DbToApiDefinition",

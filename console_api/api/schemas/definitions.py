@@ -16,9 +16,7 @@ from workflows.api_types import ApiToApiInput, DbToApiInput
 from workflows.routing import RoutePlan
 from workflows.sync_types import SyncInput, SyncState
 
-Pattern = Literal["3.1.1", "3.3.1", "3.3.2", "3.1.2", "3.3.3"]
-API_PATTERNS = frozenset({"3.1.2", "3.3.3"})
-"""Mode 2 patterns: their input names registered APIs (:class:`ApiRef`) instead of connections only."""
+Pattern = Literal["3.1.1", "3.3.1", "3.3.2", "3.1.2", "3.2.1", "3.2.2", "3.3.3"]
 
 
 class ApiRef(Request):
@@ -46,13 +44,18 @@ class ApiToApiDefinition(ApiToApiInput):
 
 
 DefinitionInput = SyncInput | DbToApiDefinition | ApiToApiDefinition
-_INPUT_OF: dict[str, type[BaseModel]] = {"3.1.2": DbToApiDefinition, "3.3.3": ApiToApiDefinition}
+_INPUT_OF: dict[str, type[BaseModel]] = {
+    "3.1.2": DbToApiDefinition,
+    "3.2.2": DbToApiDefinition,
+    "3.2.1": ApiToApiDefinition,
+    "3.3.3": ApiToApiDefinition,
+}
 
 
 class WorkflowDefinitionCreate(Request):
     """A new version of a named definition: a pattern and its input (tenant and queues are derived).
 
-    Patterns 3.1.1, 3.3.1 and 3.3.2 take a sync input; 3.1.2 and 3.3.3 an input whose API
+    Patterns 3.1.1, 3.3.1 and 3.3.2 take a sync input; 3.1.2, 3.2.1, 3.2.2 and 3.3.3 an input whose API
     fields are :class:`ApiRef` objects.
     """
 

@@ -1,4 +1,4 @@
-"""Saving a Mode 2 definition (3.1.2, 3.3.3) checks every API reference against the registry.
+"""Saving a Mode 2 definition (3.1.2, 3.2.1, 3.2.2, 3.3.3) checks every API reference against the registry.
 
 Each refusal is a 422 naming the field at fault, and nothing is saved: an unknown API or version,
 an operation the pinned version lacks or that was not granted write, an API on the wrong side of
@@ -67,11 +67,38 @@ async def registered(api: Api) -> Api:
     }
     r = await api.call("POST", "/connections", json=connection)
     assert r.status_code == 201, r.text
+    warehouse = {
+        "name": "dw",
+        "kind": "postgresql",
+        "location": "cloud",
+        "config": {"host": "db", "port": 5432},
+        "secret": {"password": "pw"},
+    }
+    r = await api.call("POST", "/connections", json=warehouse)
+    assert r.status_code == 201, r.text
     return api
+
+
+def cloud_db_to_api(**fields: Any) -> dict[str, Any]:
+    """Pattern 3.2.2: the cloud warehouse's table to the internet API ``orders``."""
+    body = db_to_api(**({"api": {"api": "orders"}, "source_connection": "dw"} | fields))
+    if "agent" not in fields:
+        body["input"].pop("agent")
+    return {**body, "name": "dw-push", "pattern": "3.2.2"}
+
+
+def saas_to_saas(**fields: Any) -> dict[str, Any]:
+    """Pattern 3.2.1: internet API ``ro`` listed, posted to internet API ``orders``."""
+    body = api_to_api(**({"source": {"api": "ro"}, "destination": {"api": "orders"}} | fields))
+    if "agent" not in fields:
+        body["input"].pop("agent")
+    return {**body, "name": "saas", "pattern": "3.2.1"}
 
 
 async def test_valid_mode2_definitions_are_saved_with_their_versions(registered: Api) -> None:
     for body, fields in (
+        (cloud_db_to_api(), ("api",)),
+        (saas_to_saas(), ("source", "destination")),
         (db_to_api(api={"api": "erp-api"}), ("api",)),
         (api_to_api(), ("source", "destination")),
     ):
@@ -86,17 +113,34 @@ async def test_valid_mode2_definitions_are_saved_with_their_versions(registered:
         (db_to_api(api={"api": "nope", "version": 1}), "api", "not found"),
         (db_to_api(api={"api": "erp-api", "version": 9}), "api", "version"),
         (db_to_api(operation="no_such_op"), "operation", "has no operation 'no_such_op'"),
-        (db_to_api(api={"api": "orders", "version": 1}), "api", "sends to a local API"),
+        (
+            db_to_api(api={"api": "orders", "version": 1}),
+            "api",
+            "needs a local API here; 'orders' is an internet API",
+        ),
         (db_to_api(agent="edge-2"), "source_connection", "local connection of agent 'edge-2'"),
         (db_to_api(agent="edge-9"), "agent", "no enrolled, unrevoked agent"),
         (api_to_api(list_operation="no_such_op"), "list_operation", "has no operation"),
         (api_to_api(destination={"api": "ro", "version": 1}), "operation", "not granted write"),
         (
             api_to_api(source={"api": "orders", "version": 1}, destination={"api": "erp-api", "version": 1}),
-            "input",
-            "reads a local API and writes an internet API",
+            "source",
+            "needs a local API here; 'orders' is an internet API",
         ),
         (api_to_api(agent="edge-2"), "source", "reached by agent 'edge-1', not 'edge-2'"),
+        (api_to_api(agent=None), "agent", "needs the agent that reaches its local side"),
+        (cloud_db_to_api(agent="edge-1"), "agent", "runs in the cloud; leave `agent` out"),
+        (cloud_db_to_api(source_connection="erp"), "source_connection", "reads a cloud connection"),
+        (
+            cloud_db_to_api(api={"api": "erp-api"}),
+            "api",
+            "needs an internet API here; 'erp-api' is a local API",
+        ),
+        (
+            saas_to_saas(source={"api": "erp-api"}),
+            "source",
+            "needs an internet API here; 'erp-api' is a local",
+        ),
     ],
 )
 async def test_a_definition_with_a_bad_api_reference_is_refused_at_its_field(

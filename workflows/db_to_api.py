@@ -1,53 +1,66 @@
-"""Pattern 3.1.2: a local database table POSTed in batches to a local user API, entirely on the agent.
+"""A database table POSTed in batches to a user API, on the side that reaches both.
 
-The agent reads the table in keyset order, applies the row-wise transform and sends each batch
+- Pattern 3.1.2 (``LocalDbToLocalApi``): a local table to a local API, entirely on the agent;
+  rows never leave the premises.
+- Pattern 3.2.2 (``CloudDbToInternetApi``): a cloud database table to an internet API (a SaaS
+  or a partner's API), entirely on the cloud worker.
+
+The side reads the table in keyset order, applies the row-wise transform and sends each batch
 through the API's sandboxed SDK with an idempotency key derived from the run id and the batch
 index, so a retried batch is answered from the API's memory instead of stored twice. Rows never
-leave the premises and never appear in the history; the run ends by comparing the fingerprint of
-what was sent with the fingerprint of the table as transformed.
+appear in the history; the run ends by comparing the fingerprint of what was sent with the
+fingerprint of the table as transformed.
 """
 
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import Any
+from typing import Any, ClassVar
 
 from temporalio import workflow
 
 from workflows import contracts as c
 from workflows.api_steps import call_api, combine, invalid, parse
 from workflows.api_types import ApiFlowResult, ApiStepResult, CallApiInput, DbToApiInput
-from workflows.routing import EndpointKind, StepKind, TransformComplexity, api_endpoint, plan_route
+from workflows.routing import (
+    EndpointKind,
+    NoAgentError,
+    StepKind,
+    TransformComplexity,
+    api_endpoint,
+    plan_route,
+)
 from workflows.sync_loop import RETRY, current_tenant
 from workflows.types import Fingerprint
 
-PATTERN = "3.1.2"
 
+class _DbToApi:
+    """The flow both patterns share; a subclass names its pattern and the two endpoint kinds."""
 
-@workflow.defn(name="LocalDbToLocalApi")
-class LocalDbToLocalApi:
-    """Send a local table's rows to a local user API's write operation."""
+    PATTERN: ClassVar[str]
+    SOURCE: ClassVar[EndpointKind]
+    DESTINATION: ClassVar[EndpointKind]
 
     def __init__(self) -> None:
         self._sent = 0
 
-    @workflow.run
-    async def run(self, raw: dict[str, Any]) -> ApiFlowResult:
-        """Send every row once; see :class:`workflows.api_types.DbToApiInput`."""
+    async def _run(self, raw: dict[str, Any]) -> ApiFlowResult:
         inp = parse(DbToApiInput, raw)
         tenant = current_tenant()
-        destination = api_endpoint(inp.api.accessibility, other=EndpointKind.LOCAL_DB)
-        if destination is not EndpointKind.LOCAL_API:
-            raise invalid(
-                f"pattern {PATTERN} sends to a local API; {inp.api.name!r} is not reachable locally"
+        destination = api_endpoint(inp.api.accessibility, other=self.SOURCE)
+        if destination is not self.DESTINATION:
+            wanted, got = self.DESTINATION.label, destination.label
+            raise invalid(f"pattern {self.PATTERN} writes {wanted}; {inp.api.name!r} is {got}")
+        try:
+            plan = plan_route(
+                tenant=tenant,
+                source=self.SOURCE,
+                destination=destination,
+                transform=TransformComplexity.SIMPLE if inp.transform else TransformComplexity.NONE,
+                agent=inp.agent,
             )
-        plan = plan_route(
-            tenant=tenant,
-            source=EndpointKind.LOCAL_DB,
-            destination=destination,
-            transform=TransformComplexity.SIMPLE if inp.transform else TransformComplexity.NONE,
-            agent=inp.agent,
-        )
+        except NoAgentError as exc:
+            raise invalid(str(exc)) from None
         queue = plan.step(StepKind.SYNC).queue
         run_id = workflow.info().run_id
         read = c.TableRead(
@@ -98,7 +111,7 @@ class LocalDbToLocalApi:
         )
         location = plan.step(StepKind.SYNC).location.value
         return ApiFlowResult(
-            pattern=PATTERN,
+            pattern=self.PATTERN,
             steps=(
                 ApiStepResult(
                     step="read",
@@ -118,6 +131,39 @@ class LocalDbToLocalApi:
                 ),
             ),
         )
+
+
+@workflow.defn(name="LocalDbToLocalApi")
+class LocalDbToLocalApi(_DbToApi):
+    """Pattern 3.1.2: send a local table's rows to a local user API's write operation."""
+
+    PATTERN = "3.1.2"
+    SOURCE = EndpointKind.LOCAL_DB
+    DESTINATION = EndpointKind.LOCAL_API
+
+    @workflow.run
+    async def run(self, raw: dict[str, Any]) -> ApiFlowResult:
+        """Send every row once; see :class:`workflows.api_types.DbToApiInput`."""
+        return await self._run(raw)
+
+    @workflow.query
+    def progress(self) -> int:
+        """Records sent so far."""
+        return self._sent
+
+
+@workflow.defn(name="CloudDbToInternetApi")
+class CloudDbToInternetApi(_DbToApi):
+    """Pattern 3.2.2: send a cloud database table's rows to an internet API's write operation."""
+
+    PATTERN = "3.2.2"
+    SOURCE = EndpointKind.CLOUD_DB
+    DESTINATION = EndpointKind.INTERNET_API
+
+    @workflow.run
+    async def run(self, raw: dict[str, Any]) -> ApiFlowResult:
+        """Send every row once; see :class:`workflows.api_types.DbToApiInput`."""
+        return await self._run(raw)
 
     @workflow.query
     def progress(self) -> int:
