@@ -2,6 +2,8 @@
 
 from workflows.api_to_api import LocalApiToInternetApi
 from workflows.cloud_to_local import CloudToLocalSync
+from workflows.fan_in import FanInSync
+from workflows.fan_out import FanOutSync
 from workflows.fetch_spec import FetchSpecWorkflow
 from workflows.local_db_to_api import LocalDbToLocalApi
 from workflows.local_to_cloud import LocalToCloudSync
@@ -14,6 +16,8 @@ ALL_WORKFLOWS: list[type] = [
     LocalDbToLocalApi,
     LocalApiToInternetApi,
     FetchSpecWorkflow,
+    FanOutSync,
+    FanInSync,
 ]
 
 WORKFLOW_BY_PATTERN: dict[str, type] = {
@@ -22,5 +26,7 @@ WORKFLOW_BY_PATTERN: dict[str, type] = {
     "3.3.1": LocalToCloudSync,
     "3.3.2": CloudToLocalSync,
     "3.3.3": LocalApiToInternetApi,
+    "3.4.1": FanOutSync,
+    "3.4.2": FanInSync,
 }
 """Seed pattern number -> workflow class, for ``vsc run <pattern>``."""
