@@ -291,3 +291,27 @@ async def test_fan_in_merges_three_sources_by_key_and_version(
     assert (result.rows_loaded, result.rows_written) == (120, 120)
     assert result.merged.rows == 120 and result.verified
     assert not any(p.is_file() for p in (tmp_path / "buffer").rglob("*"))
+
+
+async def test_fan_out_destination_still_down_at_its_deadline_is_reported_failed(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+) -> None:
+    tenant = Tenant(client=env.client, home=tmp_path)
+    urls = fan_out_setup(tenant, pg_database, down_port=closed_port())
+    body = fan_out_body(tenant)
+    body["retry"] = {"initial_seconds": 0.2, "maximum_seconds": 0.4, "deadline_seconds": 1.5}
+    async with running(tenant):
+        handle = await start(tenant, "FanOutSync", body, FanOutResult)
+        result: FanOutResult = await handle.result()
+        await record_history(handle, "FanOutSync", "destination_failed_at_deadline")
+    by_name = {d.connection: d for d in result.destinations}
+    failed = by_name.pop("cloud_b")
+    assert not result.complete
+    assert failed.state == "failed" and failed.attempts >= 2 and failed.fingerprint is None
+    assert failed.error is not None and "HostUnreachableError" in failed.error
+    source_rows = rows_of(urls["erp"], "items")
+    for name, dest in by_name.items():
+        assert (dest.state, dest.attempts, dest.rows_written) == ("done", 1, ITEMS)
+        assert dest.fingerprint == result.source
+        assert digest(rows_of(urls[name], "items")) == digest(source_rows)
+    assert not any(p.is_file() for p in (tmp_path / "buffer").rglob("*"))  # settled: purged
