@@ -18,6 +18,7 @@ from activities.artifacts import ArtifactRegistry
 from activities.bookkeeping import Bookkeeping
 from activities.connections import registry_loader
 from activities.crypto import Keyring
+from activities.merge import BufferMerge
 from activities.metadata import make_engine, migrate, provision_tenant
 from activities.payload_codec import encrypting_client
 from activities.quotas import tenant_tiers, tier_buffer_quota
@@ -96,6 +97,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
                 *SyncSteps(connections=connections[tenant], buffer=buffer).all(),
                 *book.all(),
                 *api.all(),
+                *BufferMerge(buffer=buffer).all(),
             ],
             activity_executor=executor,
             max_concurrent_activities=8,

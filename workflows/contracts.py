@@ -22,6 +22,7 @@ GET_SYNC_STATE: Final = "get_sync_state"
 SAVE_SYNC_STATE: Final = "save_sync_state"
 RECORD_AUDIT: Final = "record_audit"
 READ_CONTROLS: Final = "read_controls"
+MERGE_BUFFERS: Final = "merge_buffers"
 
 
 class TableRead(Frozen):
@@ -182,3 +183,24 @@ class ReadControlsResult(Frozen):
     """The flags set on any of them; an empty ``paused_by`` means the run may proceed."""
 
     paused_by: tuple[str, ...] = ()
+
+
+class MergeBuffersInput(Frozen):
+    """Fan-in merge (3.4.2): buffered extracts of several sources, deduplicated by key, into one buffer."""
+
+    tenant: str
+    run_id: str
+    sources: tuple[tuple[BufferRef, ...], ...]
+    """Per source, in priority order, the refs of its extract steps."""
+    key: tuple[Identifier, ...]
+    version_column: Identifier | None = None
+    start_seq: int = 0
+
+
+class MergeBuffersResult(Frozen):
+    """The merged rows' claim check, what each source kept, and their fingerprint."""
+
+    buffer: BufferRef
+    kept: tuple[int, ...]
+    """Rows of each source that won their key."""
+    fingerprint: Fingerprint

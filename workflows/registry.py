@@ -3,6 +3,8 @@
 from workflows.api_to_api import InternetApiToInternetApi, LocalApiToInternetApi
 from workflows.cloud_to_local import CloudToLocalSync
 from workflows.db_to_api import CloudDbToInternetApi, LocalDbToLocalApi
+from workflows.fan_in import FanInSync
+from workflows.fan_out import FanOutSync
 from workflows.fetch_spec import FetchSpecWorkflow
 from workflows.local_to_cloud import LocalToCloudSync
 from workflows.local_to_local import LocalToLocalSync
@@ -16,6 +18,8 @@ ALL_WORKFLOWS: list[type] = [
     InternetApiToInternetApi,
     CloudDbToInternetApi,
     FetchSpecWorkflow,
+    FanOutSync,
+    FanInSync,
 ]
 
 WORKFLOW_BY_PATTERN: dict[str, type] = {
@@ -26,6 +30,8 @@ WORKFLOW_BY_PATTERN: dict[str, type] = {
     "3.3.1": LocalToCloudSync,
     "3.3.2": CloudToLocalSync,
     "3.3.3": LocalApiToInternetApi,
+    "3.4.1": FanOutSync,
+    "3.4.2": FanInSync,
 }
 """Seed pattern number -> workflow class, for ``vsc run <pattern>``."""
 

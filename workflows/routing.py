@@ -185,3 +185,57 @@ def api_endpoint(accessibility: str, *, other: EndpointKind) -> EndpointKind:
     if accessibility == "both":
         return EndpointKind.LOCAL_API if other.is_local else EndpointKind.INTERNET_API
     raise ValueError(f"unknown API accessibility {accessibility!r}")
+
+
+class LocalOnlyFanError(ValueError):
+    """A fan-out or fan-in whose every endpoint is local: its data would leave the premises for nothing."""
+
+
+class FanPlan(BaseModel):
+    """Queues of a fan-out (3.4.1) or fan-in (3.4.2): one extract per source, one load per destination.
+
+    Both always pass the encrypted buffer: it is what lets one extract feed many loads, and many
+    extracts meet in one cloud merge. ``cloud`` is the queue that merges and purges the buffer.
+    """
+
+    model_config = ConfigDict(frozen=True)
+
+    extracts: tuple[PlanStep, ...]
+    loads: tuple[PlanStep, ...]
+    cloud: str
+
+
+def plan_fan(
+    *,
+    tenant: str,
+    sources: tuple[EndpointKind, ...],
+    destinations: tuple[EndpointKind, ...],
+    agent: str | None,
+) -> FanPlan:
+    """Route every extract to the side that reaches its source and every load to its destination's.
+
+    Raises:
+        NoAgentError: A local endpoint is involved and ``agent`` is None.
+        LocalOnlyFanError: Every endpoint is local; such flows run as 3.1.1 copies on the agent.
+    """
+    endpoints = (*sources, *destinations)
+    if all(e.is_local for e in endpoints):
+        raise LocalOnlyFanError(
+            "every endpoint of this fan-out/fan-in is local; run it as local-to-local syncs (3.1.1) "
+            "so the data never leaves the premises"
+        )
+    if any(e.is_local for e in endpoints) and agent is None:
+        raise NoAgentError(f"the flow touches a local endpoint, but tenant {tenant!r} has no agent online")
+    cloud = cloud_queue(tenant)
+
+    def at(kind: StepKind, endpoint: EndpointKind) -> PlanStep:
+        if endpoint.is_local:
+            assert agent is not None  # guarded above
+            return PlanStep(kind=kind, location=Location.AGENT, queue=agent_queue(tenant, agent))
+        return PlanStep(kind=kind, location=Location.CLOUD, queue=cloud)
+
+    return FanPlan(
+        extracts=tuple(at(StepKind.EXTRACT, s) for s in sources),
+        loads=tuple(at(StepKind.LOAD, d) for d in destinations),
+        cloud=cloud,
+    )

@@ -11,9 +11,9 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 from datetime import timedelta
-from typing import Any, NoReturn
+from typing import Any, NoReturn, TypeVar, overload
 
-from pydantic import ValidationError
+from pydantic import BaseModel, ValidationError
 from temporalio import workflow
 from temporalio.common import RetryPolicy
 from temporalio.exceptions import ApplicationError
@@ -35,14 +35,21 @@ RETRY = RetryPolicy(
 SHORT = timedelta(seconds=30)
 
 
-def parse_input(raw: Any) -> SyncInput:
-    """Validate a workflow's JSON input.
+M = TypeVar("M", bound=BaseModel)
+
+
+@overload
+def parse_input(raw: Any) -> SyncInput: ...
+@overload
+def parse_input(raw: Any, model: type[M]) -> M: ...
+def parse_input(raw: Any, model: type[BaseModel] = SyncInput) -> BaseModel:
+    """Validate a workflow's JSON input (a :class:`SyncInput` unless ``model`` says otherwise).
 
     Raises:
         ApplicationError: ``InvalidWorkflowInput``, non-retryable, carrying pydantic's message.
     """
     try:
-        return SyncInput.model_validate(raw)
+        return model.model_validate(raw)
     except ValidationError as exc:
         raise ApplicationError(
             f"invalid workflow input: {exc}", type="InvalidWorkflowInput", non_retryable=True
@@ -251,27 +258,36 @@ class SyncLoop:
 
     async def audit(self, *, activity: str, action: str, target: str, rows: int) -> None:
         """Append an audit event for a step whose worker (the agent) cannot write the trail itself."""
-        info = workflow.info()
-        await workflow.execute_local_activity(
-            c.RECORD_AUDIT,
-            c.AuditInput(
-                tenant=self.tenant,
-                workflow_id=info.workflow_id,
-                run_id=info.run_id,
-                activity=activity,
-                action=action,
-                target=target,
-                rows=rows,
-            ),
-            start_to_close_timeout=SHORT,
-            retry_policy=RETRY,
-        )
+        await audit(tenant=self.tenant, activity=activity, action=action, target=target, rows=rows)
 
     def step_options(self) -> dict[str, Any]:
         """Timeouts for a batch step: bounded by the batch budget, heartbeats prove liveness."""
-        limits = self.inp.limits
-        return {
-            "start_to_close_timeout": timedelta(seconds=limits.max_seconds * 4 + 300),
-            "heartbeat_timeout": timedelta(seconds=limits.heartbeat_seconds),
-            "retry_policy": RETRY,
-        }
+        return step_options(self.inp.limits)
+
+
+async def audit(*, tenant: str, activity: str, action: str, target: str, rows: int) -> None:
+    """Append an audit event (a local activity on the cloud worker) for a step of this run."""
+    info = workflow.info()
+    await workflow.execute_local_activity(
+        c.RECORD_AUDIT,
+        c.AuditInput(
+            tenant=tenant,
+            workflow_id=info.workflow_id,
+            run_id=info.run_id,
+            activity=activity,
+            action=action,
+            target=target,
+            rows=rows,
+        ),
+        start_to_close_timeout=SHORT,
+        retry_policy=RETRY,
+    )
+
+
+def step_options(limits: c.BatchLimits) -> dict[str, Any]:
+    """Timeouts for a batch step: bounded by the batch budget, heartbeats prove liveness."""
+    return {
+        "start_to_close_timeout": timedelta(seconds=limits.max_seconds * 4 + 300),
+        "heartbeat_timeout": timedelta(seconds=limits.heartbeat_seconds),
+        "retry_policy": RETRY,
+    }
