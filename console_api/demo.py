@@ -1,8 +1,11 @@
-"""``vsc demo``: the van-sales ERP synced with Patterns 3.1.1 and 3.3.1 on the embedded stack.
+"""``vsc demo``: the van-sales ERP moved by every pattern on the embedded stack.
 
 The "on-premise" ERP lives in SQLite, MariaDB and PostgreSQL databases; 3.1.1 copies each of
-them into a local PostgreSQL warehouse on the agent, and 3.3.1 moves the PostgreSQL ERP to the
-"cloud" PostgreSQL through the encrypted buffer with a transform on the way.
+them into a local PostgreSQL warehouse on the agent, 3.3.1 moves the PostgreSQL ERP to the
+"cloud" PostgreSQL through the encrypted buffer with a transform on the way, 3.3.2 brings the
+invoices back, 3.4.1 fans the products out to both warehouses from one extract and 3.4.2 merges
+the customers of the ERP and of the cloud into one table. The Mode 2 patterns follow
+(:mod:`console_api.demo_apis`). The run ends with one line per pattern.
 """
 
 from __future__ import annotations
@@ -17,7 +20,15 @@ import pymysql
 from rich.console import Console
 
 from activities.crypto import Keyring
-from console_api.runs import follow_run, print_results, start_run, ui_link, verified
+from console_api.runs import (
+    SummaryLine,
+    follow_run,
+    print_results,
+    print_summary,
+    start_run,
+    ui_link,
+    verified,
+)
 from infra.demo.load import create_and_load
 from infra.demo.vansales import TABLES
 
@@ -122,7 +133,30 @@ def demo_runs() -> list[tuple[str, dict[str, Any]]]:
             },
         )
     )
-    return runs
+    return [*runs, *fan_runs()]
+
+
+def fan_runs() -> list[tuple[str, dict[str, Any]]]:
+    """3.4.1: the ERP's products, extracted once, into both warehouses; 3.4.2: two customer tables merged."""
+    erp = {"connection": "erp_pg", "kind": "local_db"}
+    local_dw = {"connection": "local_dw", "kind": "local_db"}
+    cloud_dw = {"connection": "cloud_dw", "kind": "cloud_db"}
+    fan_out = {
+        "agent": "edge-1",
+        "source": erp,
+        "table": {"source_table": "products", "destination_table": "fan_products"},
+        "destinations": [local_dw, cloud_dw],
+    }
+    fan_in = {
+        "agent": "edge-1",
+        # The cloud's copy first: on an equal updated_at its row wins.
+        "sources": [{"endpoint": cloud_dw, "table": "customers"}, {"endpoint": erp, "table": "customers"}],
+        "key": ["customer_id"],
+        "version_column": "updated_at",
+        "destination": local_dw,
+        "destination_table": "merged_customers",
+    }
+    return [("3.4.1", fan_out), ("3.4.2", fan_in)]
 
 
 def prepare_demo(*, home: Path, scale: float, console: Console) -> None:
@@ -152,8 +186,10 @@ async def run_demo_flows(*, console: Console, keyring: Keyring | None, home: Pat
     ``home``: the stack's home; given, the Mode 2 patterns (3.1.2, 3.3.3) run too (``demo_apis``).
     """
     ok = True
+    summary: list[SummaryLine] = []
     for pattern, body in demo_runs():
-        workflow_id = f"demo-{pattern}-{body['source_connection']}-{uuid.uuid4().hex[:8]}"
+        where = f"-{body['source_connection']}" if "source_connection" in body else ""
+        workflow_id = f"demo-{pattern}{where}-{uuid.uuid4().hex[:8]}"
         handle = await start_run(
             address=ADDRESS,
             tenant="demo",
@@ -162,18 +198,27 @@ async def run_demo_flows(*, console: Console, keyring: Keyring | None, home: Pat
             workflow_id=workflow_id,
             keyring=keyring,
         )
-        result = await follow_run(handle, console=console)
-        print_results(console, result, link=ui_link(handle.id, handle.result_run_id))
+        result = await follow_run(handle, console=console, pattern=pattern)
+        link = ui_link(handle.id, handle.result_run_id)
+        print_results(console, result, link=link)
+        summary.append(SummaryLine.of(result, link=link))
         ok = ok and verified(result)
     if home is not None:
         from console_api.demo_apis import run_api_flows
 
         ok = (
             await run_api_flows(
-                home=home, address=ADDRESS, tenant="demo", agent="edge-1", keyring=keyring, console=console
+                home=home,
+                address=ADDRESS,
+                tenant="demo",
+                agent="edge-1",
+                keyring=keyring,
+                console=console,
+                summary=summary,
             )
             and ok
         )
+    print_summary(console, summary)
     console.print("[bold green]all tables verified[/]" if ok else "[bold red]some tables did not verify[/]")
     console.print("List the runs with: .venv/bin/temporal workflow list --address 127.0.0.1:7233")
     console.print("Web UI: http://127.0.0.1:8233/namespaces/default/workflows")

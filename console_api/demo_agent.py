@@ -117,6 +117,6 @@ def prepare_demo_agent(home: Path, *, gateway_url: str, metadata_url: str) -> st
     for credential in demo_credentials(home):
         vault.add_credential(credential, replace=True)
     # The on-premise van-sales API's key stays on the premises, in the vault, like the DB passwords.
-    onprem_key = reserve_demo_apis(home).onprem_key
+    onprem_key = reserve_demo_apis(home).key("onprem")
     vault.add_api_secret(VaultApiSecret(name=ONPREM_SECRET, secret=onprem_key), replace=True)
     return f"{done}; {len(demo_credentials(home))} demo credentials and 1 API key in {vault.path}"

@@ -10,6 +10,7 @@ import asyncio
 from pathlib import Path
 from typing import Any
 
+from pydantic import BaseModel
 from rich.console import Console
 from rich.progress import Progress, SpinnerColumn, TextColumn, TimeElapsedColumn
 from rich.table import Table
@@ -24,13 +25,14 @@ from console_api.settings import ConsoleSettings
 from infra.devstack import UI_PORT
 from workflows.api_types import ApiFlowResult
 from workflows.converter import DATA_CONVERTER
+from workflows.fan_types import FanInResult, FanOutResult
 from workflows.queues import cloud_queue
-from workflows.registry import API_PATTERNS, WORKFLOW_BY_PATTERN
+from workflows.registry import SYNC_PATTERNS, WORKFLOW_BY_PATTERN
 from workflows.sync_types import SyncResult, SyncState
 
 NAMESPACE = "default"
 """Mode 2 patterns: they return an ``ApiFlowResult`` and their progress query is not a ``SyncState``."""
-RunResult = SyncResult | ApiFlowResult
+RunResult = SyncResult | ApiFlowResult | FanOutResult | FanInResult
 
 
 def ui_link(workflow_id: str, run_id: str | None) -> str:
@@ -59,12 +61,12 @@ async def start_run(
     client = await Client.connect(address, namespace=NAMESPACE, data_converter=converter)
     cls = WORKFLOW_BY_PATTERN[pattern]
     try:
+        # The result type comes from the run method's annotation.
         return await client.start_workflow(
             cls.run,  # type: ignore[attr-defined]
             body,
             id=workflow_id,
             task_queue=cloud_queue(tenant),
-            result_type=ApiFlowResult if pattern in API_PATTERNS else SyncResult,
         )
     except WorkflowAlreadyStartedError:
         raise RuntimeError(f"workflow id {workflow_id} is already running") from None
@@ -82,6 +84,11 @@ def progress_text(state: Any) -> str:
         return f"{state:,} records sent"
     if isinstance(state, list):  # 3.3.3, 3.2.1: the steps finished so far
         return f"{len(state)} step(s) done"
+    if isinstance(state, dict) and "destinations" in state:  # 3.4.1: every destination's state
+        done = sum(d.get("state") == "done" for d in state["destinations"])
+        return (
+            f"{state.get('rows_extracted', 0):,} rows extracted; {done}/{len(state['destinations'])} loaded"
+        )
     return "running"
 
 
@@ -100,10 +107,10 @@ async def follow_run(
         task = bar.add_task("starting", total=None)
         while not result_task.done():
             try:
-                if pattern in API_PATTERNS:
-                    state: Any = await handle.query("progress")
+                if pattern in SYNC_PATTERNS:
+                    state: Any = await handle.query("progress", result_type=SyncState)
                 else:
-                    state = await handle.query("progress", result_type=SyncState)
+                    state = await handle.query("progress")
                 bar.update(task, description=progress_text(state))
             except (RPCError, WorkflowQueryFailedError):
                 # A query can race the first workflow task or the run's end; the result tells the rest.
@@ -121,6 +128,10 @@ def verified(result: RunResult) -> bool:
     """
     if isinstance(result, SyncResult):
         return all(t.verified for t in result.tables)
+    if isinstance(result, FanOutResult):
+        return result.complete
+    if isinstance(result, FanInResult):
+        return result.destination == result.merged
     if not result.steps:
         return False
     if result.pattern in ("3.1.2", "3.2.2"):
@@ -134,6 +145,9 @@ def print_results(console: Console, result: RunResult, *, link: str) -> None:
     """One line per table (or Mode 2 step): counts, fingerprint row counts and whether the hashes match."""
     if isinstance(result, ApiFlowResult):
         _print_api_result(console, result, link=link)
+        return
+    if isinstance(result, FanOutResult | FanInResult):
+        _print_fan_result(console, result, link=link)
         return
     table = Table("pattern", "table", "rows read", "rows written", "source rows", "dest rows", "hash equal")
     for t in result.tables:
@@ -166,3 +180,67 @@ def _print_api_result(console: Console, result: ApiFlowResult, *, link: str) -> 
         )
     console.print(table)
     console.print(f"  {link}")
+
+
+def _print_fan_result(console: Console, result: FanOutResult | FanInResult, *, link: str) -> None:
+    """Fan-out: one line per destination; fan-in: one per source and one for the load."""
+    mark = "[green]yes[/]" if verified(result) else "[red]no[/]"
+    table = Table("pattern", "endpoint", "state", "attempts", "rows", "hash rows", "verified")
+    if isinstance(result, FanOutResult):
+        for d in result.destinations:
+            rows = f"{d.rows_written:,}"
+            hashed = f"{d.fingerprint.rows:,}" if d.fingerprint else "-"
+            table.add_row(result.pattern, d.connection, d.state, str(d.attempts), rows, hashed, mark)
+    else:
+        for s in result.sources:
+            table.add_row(
+                result.pattern, s.connection, "read", "-", f"{s.rows_read:,} ({s.rows_kept:,} kept)", "-", ""
+            )
+        hashed = f"{result.destination.rows:,}" if result.destination else "-"
+        table.add_row(
+            result.pattern, "merged -> destination", "loaded", "-", f"{result.rows_written:,}", hashed, mark
+        )
+    console.print(table)
+    console.print(f"  {link}")
+
+
+class SummaryLine(BaseModel):
+    """One pattern's run as the demo's closing table shows it."""
+
+    pattern: str
+    counts: str
+    verified: bool
+    link: str
+
+    @classmethod
+    def of(cls, result: RunResult, *, link: str) -> SummaryLine:
+        """The run's counts in a few words (tables and rows, records sent, rows per destination)."""
+        if isinstance(result, SyncResult):
+            rows = sum(t.rows_written for t in result.tables)
+            counts = f"{len(result.tables)} table(s), {rows:,} rows written"
+        elif isinstance(result, ApiFlowResult):
+            counts = (
+                f"{result.steps[0].records:,} read, {result.records_sent:,} records sent"
+                if result.steps
+                else "-"
+            )
+        elif isinstance(result, FanOutResult):
+            each = ", ".join(f"{d.connection} {d.rows_written:,}" for d in result.destinations)
+            counts = f"{result.rows_extracted:,} rows extracted once -> {each}"
+        else:
+            read = sum(s.rows_read for s in result.sources)
+            counts = (
+                f"{read:,} rows from {len(result.sources)} sources, "
+                f"{result.duplicates_dropped:,} duplicates dropped, {result.rows_written:,} loaded"
+            )
+        return cls(pattern=result.pattern, counts=counts, verified=verified(result), link=link)
+
+
+def print_summary(console: Console, lines: list[SummaryLine]) -> None:
+    """One line per pattern: counts, verified, and where to look in the Web UI."""
+    table = Table("pattern", "counts", "verified", "Web UI", title="every pattern, one line each")
+    for line in lines:
+        table.add_row(
+            line.pattern, line.counts, "[green]yes[/]" if line.verified else "[red]no[/]", line.link
+        )
+    console.print(table)

@@ -37,3 +37,5 @@ WORKFLOW_BY_PATTERN: dict[str, type] = {
 
 API_PATTERNS = frozenset({"3.1.2", "3.2.1", "3.2.2", "3.3.3"})
 """Mode 2 patterns: their input names user APIs and their result is an ``ApiFlowResult``."""
+SYNC_PATTERNS = frozenset({"3.1.1", "3.3.1", "3.3.2"})
+"""Table syncs: a ``SyncInput``, a ``SyncResult``, and a ``SyncState`` from their progress query."""

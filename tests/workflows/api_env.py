@@ -13,7 +13,7 @@ import json
 from collections.abc import Awaitable, Callable, Iterable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta
+from datetime import datetime
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -28,7 +28,7 @@ from activities.artifacts import ArtifactRegistry
 from activities.buffer import DirectoryBackend
 from console_api import demo_apis
 from examples.vansales_api.app import create_app
-from examples.vansales_api.schemas import OrderCreate, OrderLineCreate
+from examples.vansales_api.seed import seed_orders as seed
 from examples.vansales_api.store import VanSalesStore, idempotency_keys, orders
 from infra.loopback import serve
 from sdkgen.build import publish_sdk
@@ -199,18 +199,5 @@ def store_cloud_secret(tenant: Tenant, value: str) -> str:
 
 
 def seed_orders(api: ApiInstance, count: int) -> None:
-    """``count`` orders straight into an API instance's store: every fifth cancelled, some with lines."""
-    batch = [
-        OrderCreate(
-            order_no=f"S{i:05d}",
-            customer_id=i % 41 + 1,
-            order_date=date(2024, 3, 1) + timedelta(days=i % 90),
-            status="cancelled" if i % 5 == 0 else "open",
-            total_amount=Decimal(i * 3) / 4,
-            note=None if i % 4 == 0 else f"route {i % 7}",
-            lines=[OrderLineCreate(product_id=1, quantity=i % 3 + 1, unit_price=Decimal("2.50"))] * (i % 2),
-        )
-        for i in range(1, count + 1)
-    ]
-    for start in range(0, count, 300):
-        api.store.create_orders(batch[start : start + 300], key=f"seed-{start:06d}")
+    """``count`` sample orders straight into an API instance's store (see examples/vansales_api/seed.py)."""
+    seed(api.store, count)
