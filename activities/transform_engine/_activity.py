@@ -11,8 +11,9 @@ from __future__ import annotations
 
 import contextvars
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
+from typing import Any
 
 import pyarrow as pa
 from temporalio import activity
@@ -131,6 +132,6 @@ class TransformActivities:
             # One empty chunk, as extract_to_buffer does, so a loader still creates the table.
             writer.write(arrow_schema(schema).empty_table())
 
-    def all(self) -> list[object]:
+    def all(self) -> list[Callable[..., Any]]:
         """Every activity of this class, for ``Worker(activities=...)``."""
         return [self.transform_buffered]

@@ -24,6 +24,7 @@ from activities.buffer import BufferStore, DirectoryBackend
 from activities.crypto import LocalKeyring
 from activities.fingerprints import fingerprint_batches
 from activities.transform_engine import TransformActivities
+from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
 from workflows.transform_plan import (
     EngineLimits,
@@ -197,17 +198,17 @@ def test_aggregate_matches_python_group_by(engine) -> None:
     expected = []
     for status in sorted({o["status"] for o in ORDER_ROWS}):
         group = [o for o in ORDER_ROWS if o["status"] == status]
-        col = lambda name: [o[name] for o in group]  # noqa: E731
+        col = {name: [o[name] for o in group] for name in group[0]}
         expected.append(
             {
                 "status": status,
                 "n": len(group),
-                "priced": len([v for v in col("amount") if v is not None]),
-                "revenue": agg(col("amount"), sum),
-                "units": agg(col("qty"), sum),
-                "first": agg(col("updated"), min),
-                "top_customer": agg(col("customer_id"), max),
-                "mean_qty": agg(col("qty"), lambda v: sum(v) / len(v)),
+                "priced": len([v for v in col["amount"] if v is not None]),
+                "revenue": agg(col["amount"], sum),
+                "units": agg(col["qty"], sum),
+                "first": agg(col["updated"], min),
+                "top_customer": agg(col["customer_id"], max),
+                "mean_qty": agg(col["qty"], lambda v: sum(v) / len(v)),
             }
         )
     check(store, result, expected)
@@ -466,3 +467,47 @@ def test_large_input_spills_and_memory_stays_bounded(engine) -> None:
     assert stats.peak_spill_bytes > 0
     # Loading the input whole would take at least input_bytes; the run stays well under half of it.
     assert stats.peak_rss_bytes - stats.start_rss_bytes < stats.input_bytes // 2
+
+
+def test_input_and_result_cross_the_workflow_boundary(engine) -> None:
+    """What a workflow sends and gets back survives the platform's data converter unchanged."""
+    activities, store, _ = engine
+    inputs = {"orders": put(store, ORDERS, [ORDER_ROWS]), "customers": put(store, CUSTOMERS, [CUSTOMER_ROWS])}
+    plan = TransformPlan.model_validate(
+        {
+            "inputs": ["orders", "customers"],
+            "steps": [
+                {"op": "filter", "name": "paid", "source": "orders", "where": "status = 'paid'"},
+                {
+                    "op": "join",
+                    "name": "j",
+                    "left": "paid",
+                    "right": "customers",
+                    "on": [{"left": "customer_id", "right": "id"}],
+                    "right_columns": ["region"],
+                },
+                {
+                    "op": "aggregate",
+                    "name": "by_region",
+                    "source": "j",
+                    "group_by": ["region"],
+                    "aggregates": [{"name": "revenue", "fn": "sum", "column": "amount"}],
+                },
+            ],
+        }
+    )
+    inp = TransformBufferedInput(tenant=TENANT, run_id=RUN, step="t1", plan=plan, inputs=inputs)
+    converter = DATA_CONVERTER.payload_converter
+    assert converter.from_payloads(converter.to_payloads([inp]), [TransformBufferedInput]) == [inp]
+    result, _ = run(activities, plan.model_dump(), inputs)
+    assert converter.from_payloads(converter.to_payloads([result]), [TransformBufferedResult]) == [result]
+    # paid orders 10, 12 (north, south) and 15 (region NULL, amount NULL); 13's customer is unknown
+    check(
+        store,
+        result,
+        [
+            {"region": "north", "revenue": Decimal("12.50")},
+            {"region": "south", "revenue": Decimal("100.00")},
+            {"region": None, "revenue": None},
+        ],
+    )
