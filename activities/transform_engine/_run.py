@@ -79,9 +79,15 @@ class PlanRun:
                     self._session.run_sql(op)
                     yield op.table
                 else:
-                    for _ in self._session.run_rows(op, schemas[op.source]):
-                        self._sampler.sample()
-                        yield op.table
+                    try:
+                        for _ in self._session.run_rows(op, schemas[op.source]):
+                            self._sampler.sample()
+                            yield op.table
+                    except TransformError as exc:  # a value the expression cannot compute
+                        step = op.schema.table
+                        raise TransformError(
+                            f"step {step!r}: {exc.message}", step=step, **exc.fields
+                        ) from None
             schemas[op.table] = op.schema
 
     def output(self) -> Iterator[pa.RecordBatch]:

@@ -511,3 +511,24 @@ def test_input_and_result_cross_the_workflow_boundary(engine) -> None:
             {"region": None, "revenue": None},
         ],
     )
+
+
+def test_a_value_the_expression_cannot_compute_fails_naming_the_step(engine) -> None:
+    activities, store, _ = engine
+    inputs = {"orders": put(store, ORDERS, [ORDER_ROWS])}
+    plan = {
+        "inputs": ["orders"],
+        "steps": [
+            {
+                "op": "derive",
+                "name": "d",
+                "source": "orders",
+                "columns": [{"name": "n", "expr": "CAST(status AS INT)"}],
+            },
+        ],
+    }
+    with pytest.raises(ApplicationError) as caught:
+        run(activities, plan, inputs)
+    assert caught.value.type == "TransformError" and caught.value.message.startswith("step 'd': ")
+    assert engine[2].gets > 0  # it failed on a value ('paid'), after reading, not at the plan check
+    assert list(engine[2].list(f"{TENANT}/{output_run_id(RUN, 't1')}/")) == []  # nothing half-written
