@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable, Iterable
+from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -532,3 +533,63 @@ def test_a_value_the_expression_cannot_compute_fails_naming_the_step(engine) -> 
     assert caught.value.type == "TransformError" and caught.value.message.startswith("step 'd': ")
     assert engine[2].gets > 0  # it failed on a value ('paid'), after reading, not at the plan check
     assert list(engine[2].list(f"{TENANT}/{output_run_id(RUN, 't1')}/")) == []  # nothing half-written
+
+
+def test_every_logical_type_passes_set_and_row_steps_unchanged(engine) -> None:
+    """Through DuckDB (dedupe) and Python (select): values and logical types come back as they went in."""
+    activities, store, _ = engine
+    types = [
+        "bool",
+        "int16",
+        "int32",
+        "int64",
+        "float32",
+        "float64",
+        "string",
+        "binary",
+        "date",
+        "time",
+        "timestamp",
+        "timestamptz",
+        "json",
+        "decimal(38,10)",
+    ]
+    schema = TableSchema(
+        table="all_types",
+        columns=(
+            ColumnSchema(name="id", type="int64"),
+            *(ColumnSchema(name=f"c{i}", type=t) for i, t in enumerate(types)),
+        ),
+        primary_key=("id",),
+    )
+    values = [
+        True,
+        -7,
+        70000,
+        2**40,
+        1.5,
+        -2.25,
+        "ünï",
+        b"\x00\x01bin",
+        date(2024, 2, 29),
+        time(23, 59, 58, 123456),
+        datetime(2024, 1, 2, 3, 4, 5, 678901),
+        datetime(2024, 1, 2, 3, 4, 5, 678901, tzinfo=UTC),
+        '{"a": [1, 2]}',
+        Decimal("1234567890123456789012345678.0123456789"),
+    ]
+    rows = [
+        {"id": 1, **{f"c{i}": v for i, v in enumerate(values)}},
+        {"id": 2, **{f"c{i}": None for i in range(len(types))}},
+    ]
+    inputs = {"t": put(store, schema, [rows])}
+    plan = {
+        "inputs": ["t"],
+        "steps": [
+            {"op": "dedupe", "name": "d", "source": "t", "key": ["id"], "order_by": "c3"},
+            {"op": "select", "name": "s", "source": "d", "columns": [c.name for c in schema.columns]},
+        ],
+    }
+    result, _ = run(activities, plan, inputs)
+    assert [c.type for c in result.buffer.table_schema.columns] == [c.type for c in schema.columns]
+    check(store, result, rows)
