@@ -114,10 +114,11 @@ def check_plan(plan: TransformPlan, schemas: Mapping[str, TableSchema]) -> Check
                 raise TransformError(
                     f"step {step.name!r}: {exc.message}", step=step.name, **exc.fields
                 ) from None
-            renamed = spec.rename
-            kept = [renamed.get(k, k) for k in source.primary_key]
-            out_names = {c.name for c in compiled.output_schema.columns}
-            key = tuple(kept) if all(k in out_names for k in kept) else ()
+            # The key survives only if every key column is kept as it was (not re-derived).
+            selected = set(spec.select) if spec.select is not None else {c.name for c in source.columns}
+            derived = {d.name for d in spec.derive}
+            intact = all(k in selected and k not in derived for k in source.primary_key)
+            key = tuple(spec.rename.get(k, k) for k in source.primary_key) if intact else ()
             schema = compiled.output_schema.model_copy(update={"primary_key": key})
             op = RowOp(table=table, source=source_table, transform=compiled, schema=schema)
         tables[step.name] = (table, op.schema)

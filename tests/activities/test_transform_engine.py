@@ -13,6 +13,7 @@ from typing import Any
 
 import pytest
 
+from activities.transform_engine import check_plan
 from tests.activities.transform_engine_support import (
     CUSTOMER_ROWS,
     CUSTOMERS,
@@ -317,3 +318,19 @@ def test_input_and_result_cross_the_workflow_boundary(engine) -> None:
             {"region": None, "revenue": None},
         ],
     )
+
+
+@pytest.mark.parametrize(
+    ("step", "key"),
+    [
+        ({"op": "select", "columns": ["id", "qty"], "rename": {"id": "order_id"}}, ("order_id",)),
+        ({"op": "select", "columns": ["qty", "customer_id"], "rename": {"customer_id": "id"}}, ()),
+        ({"op": "derive", "columns": [{"name": "id", "expr": "customer_id"}]}, ()),
+        ({"op": "filter", "where": "qty > 1"}, ("id",)),
+    ],
+)
+def test_row_steps_carry_the_key_only_when_it_is_intact(step: dict[str, Any], key: tuple[str, ...]) -> None:
+    plan = TransformPlan.model_validate(
+        {"inputs": ["orders"], "steps": [{**step, "name": "s", "source": "orders"}]}
+    )
+    assert check_plan(plan, {"orders": ORDERS}).output_schema.primary_key == key
