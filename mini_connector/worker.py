@@ -31,6 +31,7 @@ from activities.connections import ConnectionRegistry, registry_loader
 from activities.crypto import Keyring
 from activities.errors import GatewayRefusedError, InvalidInputError
 from activities.payload_codec import encrypting_converter
+from activities.bidi_steps import BidiSteps
 from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
 from activities.wiring import build_buffer, build_payload_keyring
 from mini_connector.artifact_cache import ArtifactCache
@@ -218,7 +219,7 @@ def build_worker(
         client,
         task_queue=_task_queue(client, settings),
         # fetch_spec: the console has the agent read spec URLs of local-only APIs.
-        activities=[*steps.all(), *api.all(), fetch_spec],
+        activities=[*steps.all(), *BidiSteps(steps).all(), *api.all(), fetch_spec],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,

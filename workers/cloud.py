@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from concurrent.futures import ThreadPoolExecutor
+from typing import Any
 
 from temporalio.client import Client
 from temporalio.worker import Worker
@@ -15,7 +16,9 @@ from temporalio.worker import Worker
 from activities.api_calls import ApiCalls
 from activities.api_wiring import MetadataAuditSink, StoreSecrets
 from activities.artifacts import ArtifactRegistry
+from activities.bidi_steps import BidiSteps
 from activities.bookkeeping import Bookkeeping
+from activities.conflict_book import ConflictBook
 from activities.connections import registry_loader
 from activities.crypto import Keyring
 from activities.metadata import make_engine, migrate, provision_tenant
@@ -66,12 +69,18 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
     )
     file_registry = registry_loader(settings.connections_file)
 
+    conflicts = ConflictBook(engine=engine)
+
     def steps_for(tenant: str) -> SyncSteps:
         # Per tenant: its connections saved through the API resolve before the shared file's.
         connections = tenant_registry_loader(
             engine=engine, tenant=tenant, secrets=secrets, fallback=file_registry
         )
         return SyncSteps(connections=connections, buffer=buffer)
+
+    def tenant_steps(tenant: str) -> list[Any]:
+        steps = steps_for(tenant)
+        return [*steps.all(), *BidiSteps(steps).all()]
 
     # One SDK host per process: loaded SDKs and idle instances are shared by every tenant's worker.
     api = ApiCalls(
@@ -92,7 +101,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             tenant_client(client, tenant=tenant, keyring=keyring),
             task_queue=cloud_queue(tenant),
             workflows=ALL_WORKFLOWS,
-            activities=[*steps_for(tenant).all(), *book.all(), *api.all()],
+            activities=[*tenant_steps(tenant), *book.all(), *conflicts.all(), *api.all()],
             activity_executor=executor,
             max_concurrent_activities=8,
             max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
