@@ -32,7 +32,7 @@ class ConflictBook:
                 return b.OpenConflicts(
                     parked=tuple(r.row_key for r in rows if r.status == "open"),
                     resolutions=tuple(
-                        b.Resolution(conflict_id=r.id, row_key=r.row_key, winner=r.winner)  # type: ignore[arg-type]
+                        b.Resolution(conflict_id=r.id, row_key=r.row_key, winner=r.winner)
                         for r in rows
                         if r.status == "resolved"
                     ),

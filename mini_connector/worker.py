@@ -26,12 +26,12 @@ from temporalio.worker import Worker
 from activities.api_calls import ApiCalls
 from activities.api_sources import ArtifactSource, BackendArtifacts, MappingSecrets, SecretSource
 from activities.api_specs import fetch_spec
+from activities.bidi_steps import BidiSteps
 from activities.buffer import BufferStore, DirectoryBackend
 from activities.connections import ConnectionRegistry, registry_loader
 from activities.crypto import Keyring
 from activities.errors import GatewayRefusedError, InvalidInputError
 from activities.payload_codec import encrypting_converter
-from activities.bidi_steps import BidiSteps
 from activities.sync_steps import HEARTBEAT_THROTTLE, SyncSteps
 from activities.wiring import build_buffer, build_payload_keyring
 from mini_connector.artifact_cache import ArtifactCache

@@ -168,14 +168,22 @@ class BidirectionalSync:
             )
         # Cursors move only once both sides hold the agreed rows: a run that dies earlier is
         # redone from the old cursors, and the shadows make the redo write nothing twice.
-        await asyncio.gather(self._save_cursor("left", left.max_cursor), self._save_cursor("right", right.max_cursor))
+        await asyncio.gather(
+            self._save_cursor("left", left.max_cursor), self._save_cursor("right", right.max_cursor)
+        )
         await self._purge([left.buffer, right.buffer, rec.agreed], queue=route.reconcile)
         return b.BidiResult(
             left=b.SideResult(
-                rows_read=left.rows_read, changed=left.changed, rows_written=written_left, cursor=left.max_cursor
+                rows_read=left.rows_read,
+                changed=left.changed,
+                rows_written=written_left,
+                cursor=left.max_cursor,
             ),
             right=b.SideResult(
-                rows_read=right.rows_read, changed=right.changed, rows_written=written_right, cursor=right.max_cursor
+                rows_read=right.rows_read,
+                changed=right.changed,
+                rows_written=written_right,
+                cursor=right.max_cursor,
             ),
             conflicts=rec.conflicts,
             parked=parked,

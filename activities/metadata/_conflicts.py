@@ -122,9 +122,7 @@ def resolve_conflict(session: Session, *, conflict_id: str, winner: str, by: str
 def close_conflicts(session: Session, *, conflict_ids: Sequence[str]) -> int:
     """Mark resolved conflicts applied once a run wrote the winner to both sides; idempotent."""
     rows = session.scalars(
-        select(SyncConflict).where(
-            SyncConflict.id.in_(list(conflict_ids)), SyncConflict.status == "resolved"
-        )
+        select(SyncConflict).where(SyncConflict.id.in_(list(conflict_ids)), SyncConflict.status == "resolved")
     )
     closed = 0
     for row in rows:

@@ -108,7 +108,9 @@ def write(url: str, rows: Table, *, create: bool = False) -> None:
             )
 
 
-def setup(env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]) -> tuple[Tenant, str, str]:
+def setup(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+) -> tuple[Tenant, str, str]:
     local, cloud = pg_database("bidi_local"), pg_database("bidi_cloud")
     write(local, initial(), create=True)
     write(cloud, initial(), create=True)
@@ -141,9 +143,11 @@ async def sync(tenant: Tenant, spec: dict[str, Any], scenario: str | None = None
         task_queue=cloud_queue(tenant.name),
         result_type=BidiResult,
     )
-    result: BidiResult = await handle.result()
-    if scenario:
-        await record_history(handle, "BidirectionalSync", scenario)
+    try:
+        result: BidiResult = await handle.result()
+    finally:
+        if scenario:
+            await record_history(handle, "BidirectionalSync", scenario)
     return result
 
 

@@ -41,9 +41,7 @@ def upgrade() -> None:
             "tenant_id", "pipeline", "row_key", name="uq_sync_conflicts_tenant_id_pipeline_row_key"
         ),
         sa.CheckConstraint("status IN ('open', 'resolved', 'applied')", name="ck_sync_conflicts_status"),
-        sa.CheckConstraint(
-            "winner IS NULL OR winner IN ('left', 'right')", name="ck_sync_conflicts_winner"
-        ),
+        sa.CheckConstraint("winner IS NULL OR winner IN ('left', 'right')", name="ck_sync_conflicts_winner"),
         schema=SCHEMA,
     )
     op.create_index("ix_sync_conflicts_tenant_id", "sync_conflicts", ["tenant_id"], schema=SCHEMA)
