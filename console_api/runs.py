@@ -23,6 +23,7 @@ from activities.wiring import build_payload_keyring
 from console_api.settings import ConsoleSettings
 from infra.devstack import UI_PORT
 from workflows.api_types import ApiFlowResult
+from workflows.bidi_types import BidiResult
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
 from workflows.registry import WORKFLOW_BY_PATTERN
@@ -31,7 +32,16 @@ from workflows.sync_types import SyncResult, SyncState
 NAMESPACE = "default"
 API_PATTERNS = frozenset({"3.1.2", "3.3.3"})
 """Mode 2 patterns: they return an ``ApiFlowResult`` and their progress query is not a ``SyncState``."""
-RunResult = SyncResult | ApiFlowResult
+BIDI_PATTERN = "3.4.3"
+"""Bidirectional sync: returns a ``BidiResult``; its progress query is the stage it is in."""
+RunResult = SyncResult | ApiFlowResult | BidiResult
+
+
+def result_type_of(pattern: str) -> type[RunResult]:
+    """The result model of ``pattern``'s workflow."""
+    if pattern in API_PATTERNS:
+        return ApiFlowResult
+    return BidiResult if pattern == BIDI_PATTERN else SyncResult
 
 
 def ui_link(workflow_id: str, run_id: str | None) -> str:
@@ -65,7 +75,7 @@ async def start_run(
             body,
             id=workflow_id,
             task_queue=cloud_queue(tenant),
-            result_type=ApiFlowResult if pattern in API_PATTERNS else SyncResult,
+            result_type=result_type_of(pattern),
         )
     except WorkflowAlreadyStartedError:
         raise RuntimeError(f"workflow id {workflow_id} is already running") from None
@@ -83,6 +93,8 @@ def progress_text(state: Any) -> str:
         return f"{state:,} records sent"
     if isinstance(state, list):  # 3.3.3: the steps finished so far
         return f"{len(state)} step(s) done"
+    if isinstance(state, str):  # 3.4.3: the stage of the round
+        return state
     return "running"
 
 
@@ -101,7 +113,7 @@ async def follow_run(
         task = bar.add_task("starting", total=None)
         while not result_task.done():
             try:
-                if pattern in API_PATTERNS:
+                if pattern in API_PATTERNS or pattern == BIDI_PATTERN:
                     state: Any = await handle.query("progress")
                 else:
                     state = await handle.query("progress", result_type=SyncState)
@@ -121,6 +133,8 @@ def verified(result: RunResult) -> bool:
     """
     if isinstance(result, SyncResult):
         return all(t.verified for t in result.tables)
+    if isinstance(result, BidiResult):  # no fingerprints: the two sides may differ by parked conflicts
+        return True
     if not result.steps:
         return False
     if result.pattern == "3.1.2":
@@ -134,6 +148,9 @@ def print_results(console: Console, result: RunResult, *, link: str) -> None:
     """One line per table (or Mode 2 step): counts, fingerprint row counts and whether the hashes match."""
     if isinstance(result, ApiFlowResult):
         _print_api_result(console, result, link=link)
+        return
+    if isinstance(result, BidiResult):
+        _print_bidi_result(console, result, link=link)
         return
     table = Table("pattern", "table", "rows read", "rows written", "source rows", "dest rows", "hash equal")
     for t in result.tables:
@@ -165,4 +182,18 @@ def _print_api_result(console: Console, result: ApiFlowResult, *, link: str) -> 
             "[green]yes[/]" if ok else "[red]no[/]",
         )
     console.print(table)
+    console.print(f"  {link}")
+
+
+def _print_bidi_result(console: Console, result: BidiResult, *, link: str) -> None:
+    table = Table("pattern", "side", "rows read", "own changes", "rows written")
+    for name, side in (("left", result.left), ("right", result.right)):
+        table.add_row(
+            result.pattern, name, f"{side.rows_read:,}", f"{side.changed:,}", f"{side.rows_written:,}"
+        )
+    console.print(table)
+    console.print(
+        f"  conflicts {result.conflicts:,}, parked {result.parked:,}, held {result.held:,}, "
+        f"resolutions applied {result.resolved:,} (`vsc conflicts list`)"
+    )
     console.print(f"  {link}")

@@ -56,6 +56,14 @@ def shadow_table(pipeline: str, side: b.SideName) -> str:
 class BidirectionalSync:
     """Sync two tables both ways once; see :class:`workflows.bidi_types.BidiInput`."""
 
+    def __init__(self) -> None:
+        self._stage = "starting"
+
+    @workflow.query
+    def progress(self) -> str:
+        """The stage of the round: collecting, reconciling, applying, saving cursors."""
+        return self._stage
+
     @workflow.run
     async def run(self, raw: dict[str, Any]) -> b.BidiResult:
         """Collect, reconcile, park, apply, save the cursors, purge the buffer."""
@@ -76,6 +84,7 @@ class BidirectionalSync:
             retry_policy=RETRY,
         )
         include = tuple(r.row_key for r in pending.resolutions)
+        self._stage = "collecting changes on both sides"
 
         async def collect(side: b.SideName) -> b.CollectResult:
             spec = inp.side(side)
@@ -101,6 +110,7 @@ class BidirectionalSync:
             return result
 
         left, right = await asyncio.gather(collect("left"), collect("right"))
+        self._stage = f"reconciling {left.changed:,} left and {right.changed:,} right change(s)"
         rec = await workflow.execute_activity(
             b.BIDI_RECONCILE,
             b.ReconcileInput(
@@ -157,7 +167,9 @@ class BidirectionalSync:
             await self._audit(b.BIDI_APPLY, "load", f"{spec.connection}.{spec.table}", rec.agreed.rows)
             return written
 
+        self._stage = f"applying {rec.agreed.rows:,} agreed row(s) to both sides"
         written_left, written_right = await asyncio.gather(apply("left"), apply("right"))
+        self._stage = "saving cursors"
         if rec.resolved:
             await workflow.execute_activity(
                 b.CLOSE_CONFLICTS,

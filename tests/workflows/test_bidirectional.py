@@ -8,6 +8,8 @@ write nothing on either side (0 echoes).
 from __future__ import annotations
 
 import hashlib
+import json
+import re
 from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -20,6 +22,7 @@ from temporalio.exceptions import ApplicationError
 from temporalio.testing import WorkflowEnvironment
 
 from activities.metadata import list_conflicts, make_engine, resolve_conflict, tenant_session
+from tests.console_api.served import run_vsc
 from tests.workflows.harness import Tenant, record_history, running
 from workflows.bidi_types import BidiResult
 from workflows.queues import cloud_queue
@@ -246,3 +249,24 @@ async def test_a_side_without_write_grant_fails_before_anything_is_written(
     assert isinstance(cause, ApplicationError)
     assert cause.type == "WriteNotGrantedError" and cause.non_retryable and "'crm'" in cause.message
     assert state_of(cloud) == before
+
+
+async def test_vsc_run_starts_a_round_and_prints_both_sides(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+) -> None:
+    tenant, local, cloud = setup(env, tmp_path, pg_database)
+    write(local, edits()[0])
+    params = tmp_path / "params.json"
+    params.write_text(json.dumps(body(tenant, "last_writer_wins")))
+    address = env.client.service_client.config.target_host
+    async with running(tenant):
+        code, out, err = await run_vsc(
+            "run", "3.4.3", "--params", str(params), "--tenant", tenant.name, "--address", address,
+            home=tmp_path / "cli", env={"VSC_PAYLOAD_ENCRYPTION": "false"},
+        )  # fmt: skip
+    assert code == 0, out + err
+    # No agreed baseline yet: every row the two tables hold differently is a conflict, and the
+    # left's newer edits win all 260 of them.
+    assert "conflicts 260, parked 0, held 0" in out and "/workflows/3.4.3-" in out
+    assert re.search(r"right\s*│\s*1,000\s*│\s*1,000\s*│\s*260", out), out
+    assert state_of(local) == state_of(cloud)
