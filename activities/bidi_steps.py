@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +21,8 @@ import pyarrow as pa
 from temporalio import activity
 
 from activities.arrowtypes import arrow_schema
+from activities.buffer import BufferStore
+from activities.connections import ProfileSource
 from activities.errors import (
     InvalidInputError,
     SchemaMismatchError,
@@ -29,9 +31,9 @@ from activities.errors import (
     activity_errors,
 )
 from activities.fingerprints import json_columns_of, row_texts
-from activities.sql import SqlConnector
+from activities.sql import SqlConnector, open_connector
 from activities.sql.values import to_json_value
-from activities.sync_steps import SyncSteps, check_tenant
+from activities.sync_steps import check_tenant
 from workflows import bidi_types as b
 from workflows.types import BufferRef, ColumnSchema, TableSchema
 
@@ -117,10 +119,20 @@ def decide(
 
 
 class BidiSteps:
-    """The three 3.4.3 activities; they share the connections and buffer of :class:`SyncSteps`."""
+    """The three 3.4.3 activities; one per worker, on the connections and buffer its SyncSteps use."""
 
-    def __init__(self, steps: SyncSteps) -> None:
-        self.steps = steps
+    def __init__(self, *, connections: Callable[[], ProfileSource], buffer: BufferStore | None) -> None:
+        self.connections = connections
+        self.buffer = buffer
+
+    def _open(self, name: str) -> SqlConnector:
+        # Looked up per call, as in SyncSteps: credentials added while the worker runs are seen.
+        return open_connector(self.connections().get(name))
+
+    def _require_buffer(self) -> BufferStore:
+        if self.buffer is None:
+            raise InvalidInputError("this worker has no buffer configured")
+        return self.buffer
 
     def _read_shadow(self, conn: SqlConnector, table: str) -> dict[str, str]:
         try:
@@ -140,8 +152,8 @@ class BidiSteps:
         """
         with activity_errors():
             check_tenant(inp.tenant)
-            buffer = self.steps._require_buffer()
-            with self.steps._open(inp.connection) as conn:
+            buffer = self._require_buffer()
+            with self._open(inp.connection) as conn:
                 require_write(conn, inp.table)
                 schema = conn.table_schema(inp.table)
                 if not schema.primary_key:
@@ -203,7 +215,7 @@ class BidiSteps:
                 yield selected
 
     def _changes(self, ref: BufferRef, tenant: str, change_column: str) -> dict[str, Change]:
-        buffer = self.steps._require_buffer()
+        buffer = self._require_buffer()
         schema = ref.table_schema
         out: dict[str, Change] = {}
         for chunk in ref.chunks:
@@ -273,9 +285,7 @@ class BidiSteps:
 
     def _write_agreed(self, inp: b.ReconcileInput, rows: list[dict[str, Any]]) -> BufferRef:
         schema = inp.left.table_schema
-        writer = self.steps._require_buffer().open_writer(
-            tenant=inp.tenant, run_id=inp.run_id, table_schema=schema
-        )
+        writer = self._require_buffer().open_writer(tenant=inp.tenant, run_id=inp.run_id, table_schema=schema)
         target = arrow_schema(schema)
         size = inp.limits.batch_rows
         for start in range(0, len(rows), size):
@@ -293,10 +303,10 @@ class BidiSteps:
         """
         with activity_errors():
             check_tenant(inp.tenant)
-            buffer = self.steps._require_buffer()
+            buffer = self._require_buffer()
             details = activity.info().heartbeat_details
             done, written = tuple(details[0]) if details else (0, 0)
-            with self.steps._open(inp.connection) as dst:
+            with self._open(inp.connection) as dst:
                 require_write(dst, inp.table)
                 schema = dst.table_schema(inp.table)
                 same_columns(inp.agreed.table_schema, schema)

@@ -71,16 +71,15 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
 
     conflicts = ConflictBook(engine=engine)
 
-    def steps_for(tenant: str) -> SyncSteps:
+    def steps_for(tenant: str) -> list[Any]:
         # Per tenant: its connections saved through the API resolve before the shared file's.
         connections = tenant_registry_loader(
             engine=engine, tenant=tenant, secrets=secrets, fallback=file_registry
         )
-        return SyncSteps(connections=connections, buffer=buffer)
-
-    def tenant_steps(tenant: str) -> list[Any]:
-        steps = steps_for(tenant)
-        return [*steps.all(), *BidiSteps(steps).all()]
+        return [
+            *SyncSteps(connections=connections, buffer=buffer).all(),
+            *BidiSteps(connections=connections, buffer=buffer).all(),
+        ]
 
     # One SDK host per process: loaded SDKs and idle instances are shared by every tenant's worker.
     api = ApiCalls(
@@ -101,7 +100,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             tenant_client(client, tenant=tenant, keyring=keyring),
             task_queue=cloud_queue(tenant),
             workflows=ALL_WORKFLOWS,
-            activities=[*tenant_steps(tenant), *book.all(), *conflicts.all(), *api.all()],
+            activities=[*steps_for(tenant), *book.all(), *conflicts.all(), *api.all()],
             activity_executor=executor,
             max_concurrent_activities=8,
             max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,

@@ -95,7 +95,7 @@ class SideResult(Frozen):
 
 
 class BidiResult(Frozen):
-    """Outcome of one run; ``echoes`` is a run's writes that were only its own earlier writes."""
+    """Outcome of one run; a run after one without edits must show 0 changed and 0 written (no echo)."""
 
     pattern: str = "3.4.3"
     left: SideResult

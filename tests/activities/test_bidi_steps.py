@@ -13,7 +13,6 @@ from activities.bidi_steps import BidiSteps, Change, decide
 from activities.buffer import BufferStore, DirectoryBackend
 from activities.connections import ConnectionRegistry
 from activities.crypto import LocalKeyring
-from activities.sync_steps import SyncSteps
 from tests.workflows.test_bidirectional import edits, initial, state_of, write
 from workflows import bidi_types as b
 from workflows.queues import agent_queue
@@ -37,7 +36,7 @@ def bidi(tmp_path: Path, pg_database: Callable[[str], str]) -> tuple[BidiSteps, 
     buffer = BufferStore(
         backend=DirectoryBackend(tmp_path / "buffer"), keyring=LocalKeyring(tmp_path / "k", b"k" * 32)
     )
-    return BidiSteps(SyncSteps(connections=lambda: registry, buffer=buffer)), left, right
+    return BidiSteps(connections=lambda: registry, buffer=buffer), left, right
 
 
 def activity_env(queue: str, *, heartbeat: object | None = None) -> ActivityEnvironment:
