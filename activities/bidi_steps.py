@@ -1,10 +1,11 @@
-"""Activities of the bidirectional sync (3.4.3): collect each side's changes, reconcile, apply.
+"""Activities of the bidirectional sync (3.4.3): collect each side's changes, reconcile, apply, mark.
 
 Echo suppression is a shadow table in each side's own database (``_vsc_bidi_<pipeline>_<side>``:
 primary key as canonical JSON -> hash of the row both sides last agreed on). A row read at or
 after the side's cursor is a change only when its hash differs from the shadow, so a row the
 sync itself wrote (same content on both sides, same hash) is never seen as a new change. The
-apply writes the data and then the shadow, both as upserts: re-running it writes nothing twice.
+apply writes the data; the mark, run only once both sides applied, writes the shadow. Both are
+upserts, so re-running either writes nothing twice.
 
 Rows only travel as encrypted buffer chunks; the workflow sees claim checks and counts.
 """
@@ -295,34 +296,61 @@ class BidiSteps:
 
     @activity.defn(name=b.BIDI_APPLY, no_thread_cancel_exception=True)
     def apply(self, inp: b.ApplyInput) -> int:
-        """Upsert the agreed rows into the side, then record their hashes in its shadow.
+        """Upsert the agreed rows into the side (its shadow is marked later, by ``bidi_mark``).
 
-        One chunk at a time, heartbeating the chunks done: a retry resumes after them, and a
-        chunk applied twice (crash before the heartbeat) changes nothing. Returns rows the
-        side really changed; a row the side already held counts zero.
+        A chunk applied twice (a crash before its heartbeat) changes nothing: returns the rows
+        the side really changed; a row the side already held counts zero.
         """
         with activity_errors():
             check_tenant(inp.tenant)
-            buffer = self._require_buffer()
-            details = activity.info().heartbeat_details
-            done, written = tuple(details[0]) if details else (0, 0)
-            with self._open(inp.connection) as dst:
-                require_write(dst, inp.table)
-                schema = dst.table_schema(inp.table)
-                same_columns(inp.agreed.table_schema, schema)
-                shadow = shadow_schema(inp.shadow_table)
+
+            def load(dst: SqlConnector, schema: TableSchema, table: pa.Table) -> int:
+                return dst.load(schema=schema, batch=table, key=schema.primary_key, table=inp.table)
+
+            return self._each_chunk(inp, load)
+
+    @activity.defn(name=b.BIDI_MARK, no_thread_cancel_exception=True)
+    def mark(self, inp: b.ApplyInput) -> int:
+        """Record the agreed rows' hashes in the side's shadow, once both sides hold the rows.
+
+        Marking only after both applies keeps the two shadows equal: if one side's apply fails,
+        neither shadow moved, so the next round sees every unsynced row as a change again.
+        Returns the rows marked.
+        """
+        with activity_errors():
+            check_tenant(inp.tenant)
+            shadow = shadow_schema(inp.shadow_table)
+
+            def record(dst: SqlConnector, schema: TableSchema, table: pa.Table) -> int:
+                for batch in table.to_batches():
+                    rows = {"row_key": row_keys(batch, schema), "row_hash": row_hashes(batch, schema)}
+                    dst.load(schema=shadow, batch=pa.table(rows), key=shadow.primary_key)
+                return table.num_rows
+
+            return self._each_chunk(inp, record, shadow=shadow)
+
+    def _each_chunk(
+        self,
+        inp: b.ApplyInput,
+        step: Callable[[SqlConnector, TableSchema, pa.Table], int],
+        *,
+        shadow: TableSchema | None = None,
+    ) -> int:
+        """Run ``step`` on each agreed chunk, heartbeating ``(chunks done, total)``: a retry resumes."""
+        buffer = self._require_buffer()
+        details = activity.info().heartbeat_details
+        done, total = tuple(details[0]) if details else (0, 0)
+        with self._open(inp.connection) as dst:
+            require_write(dst, inp.table)
+            schema = dst.table_schema(inp.table)
+            same_columns(inp.agreed.table_schema, schema)
+            if shadow is not None:
                 dst.ensure_table(shadow)
-                for index, chunk in enumerate(inp.agreed.chunks[done:], start=done):
-                    table = buffer.read_chunk(inp.agreed, chunk, tenant=inp.tenant)
-                    written += dst.load(schema=schema, batch=table, key=schema.primary_key, table=inp.table)
-                    for batch in table.to_batches():
-                        marks = pa.table(
-                            {"row_key": row_keys(batch, schema), "row_hash": row_hashes(batch, schema)}
-                        )
-                        dst.load(schema=shadow, batch=marks, key=shadow.primary_key)
-                    activity.heartbeat((index + 1, written))
-            return int(written)
+            for index, chunk in enumerate(inp.agreed.chunks[done:], start=done):
+                total += step(dst, schema, buffer.read_chunk(inp.agreed, chunk, tenant=inp.tenant))
+                activity.heartbeat((index + 1, total))
+        return int(total)
 
     def all(self) -> list[Any]:
         """Every activity of this class, for ``Worker(activities=...)``."""
-        return [self.collect, self.reconcile, self.apply]
+        return [self.collect, self.reconcile, self.apply, self.mark]

@@ -19,6 +19,7 @@ from workflows.types import BufferRef, Frozen, Identifier
 BIDI_COLLECT: Final = "bidi_collect"
 BIDI_RECONCILE: Final = "bidi_reconcile"
 BIDI_APPLY: Final = "bidi_apply"
+BIDI_MARK: Final = "bidi_mark"
 LIST_CONFLICTS: Final = "list_sync_conflicts"
 PARK_CONFLICTS: Final = "park_sync_conflicts"
 CLOSE_CONFLICTS: Final = "close_sync_conflicts"
@@ -180,7 +181,7 @@ class ReconcileResult(Frozen):
 
 
 class ApplyInput(Frozen):
-    """Upsert the agreed rows into one side and record them in its shadow (``bidi_apply``)."""
+    """The agreed rows for one side: ``bidi_apply`` upserts them, then ``bidi_mark`` records them."""
 
     tenant: str
     connection: str

@@ -2,16 +2,16 @@
 
 One run is one sync round: collect each side's changes since its cursor (in parallel, each
 where its side lives), reconcile them by key on the agent (or the cloud when both sides are
-in the cloud), apply the agreed rows to both sides, then save the cursors. Periodic syncing
-is a Temporal Schedule of this workflow, so a run's history stays a dozen events long and
-needs no continue-as-new.
+in the cloud), apply the agreed rows to both sides, mark them in both shadows, then save the
+cursors. Periodic syncing is one run per period, so a run's history stays a few dozen events
+long and needs no continue-as-new.
 
 State kept across runs lives in durable stores, not in the workflow: the cursors in the
 metadata store (as every incremental pattern keeps them), the last-agreed row hashes in a
-shadow table next to each side's data (written in the same activity as the data, so they
-cannot drift from it), the parked conflicts in the metadata store where the console lists
-them. A run can therefore be terminated, redeployed or replaced by a schedule without
-losing anything, and the console reads conflicts without querying a workflow.
+shadow table next to each side's data (marked only once both sides hold the agreed rows, so
+the two shadows never disagree), the parked conflicts in the metadata store where the console
+lists them. A run can therefore be terminated, redeployed or replaced without losing
+anything, and the console reads conflicts without querying a workflow.
 """
 
 from __future__ import annotations
@@ -31,6 +31,7 @@ from workflows.sync_loop import RETRY, SHORT, current_tenant
 from workflows.types import BufferRef
 
 PATTERN = "3.4.3"
+SIDES: tuple[b.SideName, ...] = ("left", "right")
 
 
 def parse_bidi_input(raw: Any) -> b.BidiInput:
@@ -61,7 +62,7 @@ class BidirectionalSync:
 
     @workflow.query
     def progress(self) -> str:
-        """The stage of the round: collecting, reconciling, applying, saving cursors."""
+        """The stage of the round: collecting, reconciling, applying, marking, saving cursors."""
         return self._stage
 
     @workflow.run
@@ -147,12 +148,12 @@ class BidirectionalSync:
                 retry_policy=RETRY,
             )
 
-        async def apply(side: b.SideName) -> int:
+        async def apply(side: b.SideName, activity: str) -> int:
             if not rec.agreed.chunks:
                 return 0
             spec = inp.side(side)
-            written = await workflow.execute_activity(
-                b.BIDI_APPLY,
+            return await workflow.execute_activity(
+                activity,
                 b.ApplyInput(
                     tenant=self.tenant,
                     connection=spec.connection,
@@ -164,11 +165,17 @@ class BidirectionalSync:
                 task_queue=queues[side],
                 **self._step_options(),
             )
-            await self._audit(b.BIDI_APPLY, "load", f"{spec.connection}.{spec.table}", rec.agreed.rows)
-            return written
 
         self._stage = f"applying {rec.agreed.rows:,} agreed row(s) to both sides"
-        written_left, written_right = await asyncio.gather(apply("left"), apply("right"))
+        written_left, written_right = await asyncio.gather(
+            apply("left", b.BIDI_APPLY), apply("right", b.BIDI_APPLY)
+        )
+        for side in SIDES if rec.agreed.chunks else ():
+            spec = inp.side(side)
+            await self._audit(b.BIDI_APPLY, "load", f"{spec.connection}.{spec.table}", rec.agreed.rows)
+        # Both sides hold the agreed rows: only now may their shadows say so (see bidi_mark).
+        self._stage = "marking the agreed rows in both shadows"
+        await asyncio.gather(apply("left", b.BIDI_MARK), apply("right", b.BIDI_MARK))
         self._stage = "saving cursors"
         if rec.resolved:
             await workflow.execute_activity(
@@ -179,7 +186,7 @@ class BidirectionalSync:
                 retry_policy=RETRY,
             )
         # Cursors move only once both sides hold the agreed rows: a run that dies earlier is
-        # redone from the old cursors, and the shadows make the redo write nothing twice.
+        # redone from the old cursors, and the upserts make the redo write nothing twice.
         await asyncio.gather(
             self._save_cursor("left", left.max_cursor), self._save_cursor("right", right.max_cursor)
         )
