@@ -3,7 +3,7 @@
 One run is one sync round: collect each side's changes since its cursor (in parallel, each
 where its side lives), reconcile them by key on the agent (or the cloud when both sides are
 in the cloud), apply the agreed rows to both sides, mark them in both shadows, then save the
-cursors. Periodic syncing is one run per period, so a run's history stays a few dozen events
+cursors. Periodic syncing is one run per period, so a run's history stays about 100 events
 long and needs no continue-as-new.
 
 State kept across runs lives in durable stores, not in the workflow: the cursors in the
