@@ -24,6 +24,7 @@ from activities.wiring import build_payload_keyring
 from console_api.settings import ConsoleSettings
 from infra.devstack import UI_PORT
 from workflows.api_types import ApiFlowResult
+from workflows.bidi_types import BidiResult
 from workflows.converter import DATA_CONVERTER
 from workflows.fan_types import FanInResult, FanOutResult
 from workflows.queues import cloud_queue
@@ -32,7 +33,7 @@ from workflows.sync_types import SyncResult, SyncState
 
 NAMESPACE = "default"
 """Mode 2 patterns: they return an ``ApiFlowResult`` and their progress query is not a ``SyncState``."""
-RunResult = SyncResult | ApiFlowResult | FanOutResult | FanInResult
+RunResult = SyncResult | ApiFlowResult | FanOutResult | FanInResult | BidiResult
 
 
 def ui_link(workflow_id: str, run_id: str | None) -> str:
@@ -89,6 +90,8 @@ def progress_text(state: Any) -> str:
         return (
             f"{state.get('rows_extracted', 0):,} rows extracted; {done}/{len(state['destinations'])} loaded"
         )
+    if isinstance(state, str):  # 3.4.3: the stage of the round
+        return state
     return "running"
 
 
@@ -132,6 +135,8 @@ def verified(result: RunResult) -> bool:
         return result.complete
     if isinstance(result, FanInResult):
         return result.destination == result.merged
+    if isinstance(result, BidiResult):  # no fingerprints: the two sides may differ by parked conflicts
+        return True
     if not result.steps:
         return False
     if result.pattern in ("3.1.2", "3.2.2"):
@@ -148,6 +153,9 @@ def print_results(console: Console, result: RunResult, *, link: str) -> None:
         return
     if isinstance(result, FanOutResult | FanInResult):
         _print_fan_result(console, result, link=link)
+        return
+    if isinstance(result, BidiResult):
+        _print_bidi_result(console, result, link=link)
         return
     table = Table("pattern", "table", "rows read", "rows written", "source rows", "dest rows", "hash equal")
     for t in result.tables:
@@ -179,6 +187,20 @@ def _print_api_result(console: Console, result: ApiFlowResult, *, link: str) -> 
             "[green]yes[/]" if ok else "[red]no[/]",
         )
     console.print(table)
+    console.print(f"  {link}")
+
+
+def _print_bidi_result(console: Console, result: BidiResult, *, link: str) -> None:
+    table = Table("pattern", "side", "rows read", "own changes", "rows written")
+    for name, side in (("left", result.left), ("right", result.right)):
+        table.add_row(
+            result.pattern, name, f"{side.rows_read:,}", f"{side.changed:,}", f"{side.rows_written:,}"
+        )
+    console.print(table)
+    console.print(
+        f"  conflicts {result.conflicts:,}, parked {result.parked:,}, held {result.held:,}, "
+        f"resolutions applied {result.resolved:,} (`vsc conflicts list`)"
+    )
     console.print(f"  {link}")
 
 
@@ -227,6 +249,11 @@ class SummaryLine(BaseModel):
         elif isinstance(result, FanOutResult):
             each = ", ".join(f"{d.connection} {d.rows_written:,}" for d in result.destinations)
             counts = f"{result.rows_extracted:,} rows extracted once -> {each}"
+        elif isinstance(result, BidiResult):
+            counts = (
+                f"left wrote {result.left.rows_written:,}, right wrote {result.right.rows_written:,}, "
+                f"{result.conflicts:,} conflicts ({result.parked:,} parked)"
+            )
         else:
             read = sum(s.rows_read for s in result.sources)
             counts = (

@@ -26,6 +26,7 @@ from temporalio.worker import Worker
 from activities.api_calls import ApiCalls
 from activities.api_sources import ArtifactSource, BackendArtifacts, MappingSecrets, SecretSource
 from activities.api_specs import fetch_spec
+from activities.bidi_steps import BidiSteps
 from activities.buffer import BufferStore, DirectoryBackend
 from activities.connections import ConnectionRegistry, registry_loader
 from activities.crypto import Keyring
@@ -207,6 +208,7 @@ def build_worker(
     connections = registry or json_registry(settings)
     buffer = _agent_buffer(client, settings)
     steps = SyncSteps(connections=connections, buffer=buffer)
+    bidi = BidiSteps(connections=connections, buffer=buffer)
     api = ApiCalls(
         runs_on="agent",
         artifacts=agent_artifacts(client, settings),
@@ -218,7 +220,7 @@ def build_worker(
         client,
         task_queue=_task_queue(client, settings),
         # fetch_spec: the console has the agent read spec URLs of local-only APIs.
-        activities=[*steps.all(), *api.all(), fetch_spec],
+        activities=[*steps.all(), *bidi.all(), *api.all(), fetch_spec],
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,

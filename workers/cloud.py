@@ -15,7 +15,9 @@ from temporalio.worker import Worker
 from activities.api_calls import ApiCalls
 from activities.api_wiring import MetadataAuditSink, StoreSecrets
 from activities.artifacts import ArtifactRegistry
+from activities.bidi_steps import BidiSteps
 from activities.bookkeeping import Bookkeeping
+from activities.conflict_book import ConflictBook
 from activities.connections import registry_loader
 from activities.crypto import Keyring
 from activities.merge import BufferMerge
@@ -73,6 +75,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
         tenant: tenant_registry_loader(engine=engine, tenant=tenant, secrets=secrets, fallback=file_registry)
         for tenant in served
     }
+    conflicts = ConflictBook(engine=engine)
 
     # One SDK host per process: loaded SDKs and idle instances are shared by every tenant's worker.
     api = ApiCalls(
@@ -98,7 +101,9 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             workflows=ALL_WORKFLOWS,
             activities=[
                 *SyncSteps(connections=connections[tenant], buffer=buffer).all(),
+                *BidiSteps(connections=connections[tenant], buffer=buffer).all(),
                 *book.all(),
+                *conflicts.all(),
                 *api.all(),
                 *BufferMerge(buffer=buffer).all(),
                 *transforms.all(),

@@ -1,6 +1,7 @@
 """Every workflow type the workers register; the replay suite checks each has histories."""
 
 from workflows.api_to_api import InternetApiToInternetApi, LocalApiToInternetApi
+from workflows.bidirectional import BidirectionalSync
 from workflows.cloud_to_local import CloudToLocalSync
 from workflows.db_to_api import CloudDbToInternetApi, LocalDbToLocalApi
 from workflows.fan_in import FanInSync
@@ -20,6 +21,7 @@ ALL_WORKFLOWS: list[type] = [
     FetchSpecWorkflow,
     FanOutSync,
     FanInSync,
+    BidirectionalSync,
 ]
 
 WORKFLOW_BY_PATTERN: dict[str, type] = {
@@ -32,6 +34,7 @@ WORKFLOW_BY_PATTERN: dict[str, type] = {
     "3.3.3": LocalApiToInternetApi,
     "3.4.1": FanOutSync,
     "3.4.2": FanInSync,
+    "3.4.3": BidirectionalSync,
 }
 """Seed pattern number -> workflow class, for ``vsc run <pattern>``."""
 

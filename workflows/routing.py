@@ -168,6 +168,43 @@ def plan_route(
     return RoutePlan(steps=tuple(steps_list), uses_buffer=True)
 
 
+class BidiRoute(BaseModel):
+    """Queues of a bidirectional sync: each side's reads and writes, and the reconcile between them."""
+
+    model_config = ConfigDict(frozen=True)
+
+    left: str
+    right: str
+    reconcile: str
+
+
+def plan_bidirectional(
+    *, tenant: str, left: EndpointKind, right: EndpointKind, agent: str | None
+) -> BidiRoute:
+    """Decide where a bidirectional sync (3.4.3) reads, reconciles and writes.
+
+    Each side is read and written where it lives. The reconcile sees both sides' changes, so
+    it runs on the agent whenever a side is local: a local row that loses a conflict then never
+    leaves the premises, and only the winners cross the buffer.
+
+    Raises:
+        NoAgentError: A side is local and ``agent`` is None.
+    """
+    touches_local = left.is_local or right.is_local
+    if touches_local and agent is None:
+        raise NoAgentError(
+            f"the bidirectional flow {left.value} <-> {right.value} needs an on-premise agent, "
+            f"but tenant {tenant!r} has none online"
+        )
+    cloud = cloud_queue(tenant)
+    local = agent_queue(tenant, agent) if agent is not None else cloud
+
+    def at(kind: EndpointKind) -> str:
+        return local if kind.is_local else cloud
+
+    return BidiRoute(left=at(left), right=at(right), reconcile=local if touches_local else cloud)
+
+
 def api_endpoint(accessibility: str, *, other: EndpointKind) -> EndpointKind:
     """The endpoint kind of a registered user API in a flow whose other endpoint is ``other``.
 

@@ -3,6 +3,17 @@
 from activities.metadata._api_models import Api, ApiVersion
 from activities.metadata._audit import AuditWriter
 from activities.metadata._audit_models import AuditEvent, AuditRecord, AuditVerification
+from activities.metadata._conflict_models import SyncConflict
+from activities.metadata._conflicts import (
+    ConflictAlreadyAppliedError,
+    ConflictNotFoundError,
+    ConflictStatus,
+    close_conflicts,
+    list_conflicts,
+    park_conflicts,
+    pending_conflicts,
+    resolve_conflict,
+)
 from activities.metadata._controls import ControlFlagRecord, FlagScope, paused_flags, pauses_for, set_paused
 from activities.metadata._engine import TenantSession, global_session, make_engine, tenant_session
 from activities.metadata._migrate import TenantPublic, migrate, migrate_all, provision_tenant
@@ -62,9 +73,19 @@ __all__ = [
     "Schedule",
     "Api",
     "ApiVersion",
+    "SyncConflict",
     # Sync state
     "get_sync_state",
     "save_sync_state",
+    # Parked conflicts (3.4.3)
+    "ConflictStatus",
+    "ConflictNotFoundError",
+    "ConflictAlreadyAppliedError",
+    "park_conflicts",
+    "pending_conflicts",
+    "list_conflicts",
+    "resolve_conflict",
+    "close_conflicts",
     # Control flags
     "FlagScope",
     "ControlFlagRecord",

@@ -10,6 +10,7 @@ from workflows.routing import (
 from workflows.routing import (
     NoAgentError,
     StepKind,
+    plan_bidirectional,
     plan_route,
 )
 from workflows.routing import (
@@ -73,3 +74,24 @@ def test_plan_route_cloud_only_needs_no_agent() -> None:
 def test_plan_route_queues_are_the_tenants_own() -> None:
     plan = plan_route(tenant="beta", source=E.LOCAL_DB, destination=E.CLOUD_DB, transform=T.NONE, agent="a1")
     assert {s.queue for s in plan.steps} == {"vsc.beta.agent.a1", "vsc.beta.cloud"}
+
+
+@pytest.mark.parametrize(
+    ("left", "right", "queues"),
+    [
+        # a local side: each side where it lives, the reconcile on the agent (losing local rows stay)
+        (E.LOCAL_DB, E.CLOUD_DB, (A, C, A)),
+        (E.CLOUD_DB, E.LOCAL_DB, (C, A, A)),
+        (E.LOCAL_DB, E.LOCAL_DB, (A, A, A)),
+        (E.CLOUD_DB, E.CLOUD_DB, (C, C, C)),
+    ],
+)
+def test_bidirectional_routes_each_side_where_it_lives(left: E, right: E, queues: tuple) -> None:
+    route = plan_bidirectional(tenant="acme", left=left, right=right, agent="edge-1")
+    assert (route.left, route.right, route.reconcile) == queues
+
+
+def test_bidirectional_with_a_local_side_needs_an_agent() -> None:
+    with pytest.raises(NoAgentError, match="needs an on-premise agent"):
+        plan_bidirectional(tenant="acme", left=E.CLOUD_DB, right=E.LOCAL_DB, agent=None)
+    assert plan_bidirectional(tenant="acme", left=E.CLOUD_DB, right=E.CLOUD_DB, agent=None).reconcile == C

@@ -30,6 +30,7 @@ from console_api.api.schemas.apis import (
 )
 from console_api.api.schemas.audit import AuditEventsPublic
 from console_api.api.schemas.codec import CodecPayload, CodecPayloads, CodecSessionPublic
+from console_api.api.schemas.conflicts import ConflictPublic, ConflictResolve, ConflictsPublic
 from console_api.api.schemas.connections import (
     ConnectionConfig,
     ConnectionCreate,
@@ -141,6 +142,9 @@ __all__ = [
     "EmergencyStopCreate",
     "EmergencyStopPublic",
     "AuditEventsPublic",
+    "ConflictPublic",
+    "ConflictsPublic",
+    "ConflictResolve",
     "KindName",
     "MarketplaceKindPublic",
     "MarketplaceKindDetailPublic",

@@ -31,6 +31,7 @@ TENANT_TABLES = {
     "sealed_secrets",
     "apis",
     "api_versions",
+    "sync_conflicts",
 }
 
 
@@ -52,7 +53,7 @@ def test_migrate_global_and_tenant_to_head(backend):
     assert TENANT_TABLES <= set(insp.get_table_names(schema=tenant_schema))
     with backend.engine.connect() as conn:
         assert _version(conn, "alembic_version_global", global_schema) == "g0001"
-        assert _version(conn, "alembic_version_tenant", tenant_schema) == "t0007"
+        assert _version(conn, "alembic_version_tenant", tenant_schema) == "t0008"
 
 
 def test_provision_tenant_is_idempotent(backend):

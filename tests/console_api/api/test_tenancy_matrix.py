@@ -11,6 +11,8 @@ from __future__ import annotations
 import pytest
 from temporalio.testing import WorkflowEnvironment
 
+from activities.metadata import list_conflicts, park_conflicts, tenant_session
+
 from .conftest import Api, Caller, MakeApi, come_online, enroll
 from .openapi_docs import V1, api_body
 from .test_definitions import definition, setup_connections
@@ -29,6 +31,7 @@ BODIES: dict[tuple[str, str], object] = {
     ("POST", "/schedules/{schedule_row_id}/pause"): {"note": "probe"},
     ("POST", "/schedules/{schedule_row_id}/unpause"): {"note": "probe"},
     ("POST", "/apis/{api_name}/refresh"): {"spec": V1},
+    ("POST", "/conflicts/{conflict_id}/resolve"): {"winner": "left"},
 }
 # Path parameters that are not identifiers (a version number): they may appear in any listing.
 NOT_IDS = {"version"}
@@ -53,7 +56,20 @@ async def objects_of(api: Api, caller: Caller) -> dict[str, str]:
     body = {"name": "probe", "definition_id": saved["id"], "interval_seconds": 3600, "paused": True}
     schedule = await _made(api, "POST", "/schedules", caller, body)
     registered = await _made(api, "POST", "/apis", caller, api_body("orders-probe"))
+    # Conflicts are parked by a 3.4.3 run, never created through the API.
+    with tenant_session(api.engine, caller.tenant) as session:
+        park_conflicts(
+            session,
+            pipeline="probe",
+            left_table="a",
+            right_table="b",
+            workflow_id="w",
+            conflicts=[("[1]", "1", "2")],
+        )
+        [conflict] = list_conflicts(session, pipeline="probe")
+        conflict_id = conflict.id
     return {
+        "conflict_id": conflict_id,
         "api_name": registered["name"],
         "version": "1",
         "schedule_row_id": schedule["id"],
