@@ -27,7 +27,7 @@ from temporalio.exceptions import ApplicationError
 from workflows import bidi_types as b
 from workflows import contracts as c
 from workflows.routing import plan_bidirectional
-from workflows.sync_loop import RETRY, SHORT, current_tenant
+from workflows.sync_loop import RETRY, SHORT, audit, current_tenant
 from workflows.types import BufferRef
 
 PATTERN = "3.4.3"
@@ -250,21 +250,7 @@ class BidirectionalSync:
 
     async def _audit(self, activity: str, action: str, target: str, rows: int) -> None:
         """Audit a step the agent ran: it cannot write the trail itself."""
-        info = workflow.info()
-        await workflow.execute_local_activity(
-            c.RECORD_AUDIT,
-            c.AuditInput(
-                tenant=self.tenant,
-                workflow_id=info.workflow_id,
-                run_id=info.run_id,
-                activity=activity,
-                action=action,
-                target=target,
-                rows=rows,
-            ),
-            start_to_close_timeout=SHORT,
-            retry_policy=RETRY,
-        )
+        await audit(tenant=self.tenant, activity=activity, action=action, target=target, rows=rows)
 
     def _step_options(self) -> dict[str, Any]:
         limits = self.inp.limits

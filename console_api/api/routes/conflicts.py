@@ -13,8 +13,6 @@ from typing import Annotated, Literal
 from fastapi import APIRouter, HTTPException, Path, Query
 
 from activities.metadata import (
-    AuditEvent,
-    AuditWriter,
     ConflictAlreadyAppliedError,
     ConflictNotFoundError,
     ConflictStatus,
@@ -24,6 +22,7 @@ from activities.metadata import (
 )
 from console_api.api.deps import ContextDep, CurrentTenant, OperatorPrincipal, SessionDep
 from console_api.api.problems import error_responses
+from console_api.api.routes.controls import audit
 from console_api.api.schemas import ConflictPublic, ConflictResolve, ConflictsPublic
 
 router = APIRouter(prefix="/conflicts", tags=["conflicts"], responses=error_responses(401, 422))
@@ -64,16 +63,11 @@ def resolve_sync_conflict(
         raise HTTPException(404, f"conflict {conflict_id!r} not found") from None
     except ConflictAlreadyAppliedError as exc:
         raise HTTPException(409, exc.message) from None
-    AuditWriter(ctx.engine).append(
-        caller.tenant,
-        AuditEvent(
-            workflow_id="",
-            run_id="",
-            activity="console",
-            action="resolve_conflict",
-            target=f"{out.pipeline}:{out.row_key}",
-            outcome="ok",
-            details={"caller": caller.key_id, "winner": body.winner, "conflict": conflict_id},
-        ),
+    audit(
+        ctx,
+        caller,
+        action="resolve_conflict",
+        target=f"{out.pipeline}:{out.row_key}",
+        details={"winner": body.winner, "conflict": conflict_id},
     )
     return out
