@@ -12,7 +12,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 import pytest
-from temporalio.client import Client, WorkflowHandle
+from temporalio.client import Client, WorkflowContinuedAsNewError, WorkflowHandle
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.testing import WorkflowEnvironment
 from temporalio.worker import Replayer, Worker
@@ -48,10 +48,8 @@ async def test_running_execution_finishes_on_its_build_new_ones_start_on_the_pro
     async with Worker(client, task_queue=queue, workflows=[GateA], deployment_config=deployment_config(a)):
         await promote(client, a)
         finishing, continuing = await gate(client, queue), await gate(client, queue)
-        assert [await h.execute_update("build", result_type=str) for h in (finishing, continuing)] == [
-            "a",
-            "a",
-        ]
+        for started in (finishing, continuing):
+            assert await started.execute_update("build", result_type=str) == "a"
 
         async with Worker(
             client, task_queue=queue, workflows=[GateB], deployment_config=deployment_config(b)
@@ -71,13 +69,15 @@ async def test_running_execution_finishes_on_its_build_new_ones_start_on_the_pro
             assert isinstance(replayed.replay_failure, NondeterminismError)
 
             # Continue-as-new with AUTO_UPGRADE: the next run of a long one starts on B.
-            await continuing.signal("again")
+            first_run = client.get_workflow_handle(continuing.id, run_id=continuing.first_execution_run_id)
+            await first_run.signal("again")
+            with pytest.raises(WorkflowContinuedAsNewError):
+                await first_run.result(follow_runs=False)
+            assert await completed_on(first_run) == {"a"}
             latest = client.get_workflow_handle(continuing.id)
             assert await latest.execute_update("build", result_type=str) == "b"
             await latest.signal("open")
             assert await latest.result() == "b:True"
-            first_run = client.get_workflow_handle(continuing.id, run_id=continuing.first_execution_run_id)
-            assert await completed_on(first_run) == {"a"}
             assert await completed_on(latest) == {"b"}
 
             await fresh.signal("open")
