@@ -25,8 +25,7 @@ from pathlib import Path
 from typing import Literal
 
 import temporalio.api.workflowservice.v1 as wsv1
-from temporalio.api.deployment.v1 import WorkerDeploymentVersion as VersionProto
-from temporalio.api.enums.v1 import VersionDrainageStatus
+from temporalio.api.enums.v1 import WorkerDeploymentVersionStatus
 from temporalio.client import Client
 from temporalio.common import VersioningBehavior, WorkerDeploymentVersion
 from temporalio.service import RPCError, RPCStatusCode
@@ -124,21 +123,20 @@ async def promote_on_start(client: Client, version: WorkerDeploymentVersion, pol
     await promote(client, version)
 
 
-async def drainage(client: Client, version: WorkerDeploymentVersion) -> str:
-    """``draining`` while pinned runs of a no-longer-current version remain, then ``drained``.
+async def version_states(client: Client, deployment: str) -> dict[str, str]:
+    """Build id -> status of every version of ``deployment``.
 
-    ``unspecified`` for a version that is current or ramping (it is not draining at all).
+    ``current``, ``ramping``, ``draining`` (pinned runs may remain: keep its workers), ``drained``
+    (none remain: stop them) or ``inactive`` (never current). The server re-checks draining
+    versions periodically, so ``drained`` lags the last run's close.
     """
-    info = await client.workflow_service.describe_worker_deployment_version(
-        wsv1.DescribeWorkerDeploymentVersionRequest(
-            namespace=client.namespace,
-            deployment_version=VersionProto(
-                deployment_name=version.deployment_name, build_id=version.build_id
-            ),
-        )
-    )
-    status = info.worker_deployment_version_info.drainage_info.status
-    return VersionDrainageStatus.Name(status).removeprefix("VERSION_DRAINAGE_STATUS_").lower()
+    info = await _describe(client, deployment)
+    return {
+        s.deployment_version.build_id: WorkerDeploymentVersionStatus.Name(s.status)
+        .removeprefix("WORKER_DEPLOYMENT_VERSION_STATUS_")
+        .lower()
+        for s in info.worker_deployment_info.version_summaries
+    }
 
 
 async def _describe(client: Client, deployment: str) -> wsv1.DescribeWorkerDeploymentResponse:

@@ -21,7 +21,7 @@ from temporalio.workflow import NondeterminismError
 from infra.demo.load import create_and_load
 from tests.workers.gate_workflows import GATE, GateA, GateB
 from tests.workflows.harness import Tenant, running
-from workers.versioning import PromotionError, current_build_id, deployment_config, drainage, promote
+from workers.versioning import PromotionError, current_build_id, deployment_config, promote, version_states
 from workers.versioning import workflow_build_id as code_build_id
 from workflows.sync_types import SyncResult
 
@@ -82,7 +82,7 @@ async def test_running_execution_finishes_on_its_build_new_ones_start_on_the_pro
 
             await fresh.signal("open")
             assert await fresh.result() == "b:False"
-            assert await drainage(client, a) == "draining"
+            assert await version_states(client, deployment) == {"a": "draining", "b": "current"}
 
     # A version no worker ever polled cannot be made current (nothing would serve its runs).
     with pytest.raises(PromotionError, match="no worker of .*polled within"):
