@@ -11,6 +11,7 @@ from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
 from temporalio.common import WorkerDeploymentVersion
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.api_calls import ApiCalls
@@ -62,8 +63,8 @@ async def promote_at_start(client: Client, settings: CloudSettings) -> None:
         return
     try:
         await promote_on_start(client, version, settings.promote)
-    except PromotionError as err:
-        log.error("%s", err)
+    except (PromotionError, RPCError) as err:
+        log.error("start-time promotion of %s failed: %s", version.to_canonical_string(), err)
 
 
 def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolExecutor) -> list[Worker]:

@@ -157,11 +157,13 @@ async def _registered(client: Client, version: WorkerDeploymentVersion, *, withi
                 for s in info.worker_deployment_info.version_summaries
             ):
                 return
+            seen = "not listed yet"
         except RPCError as err:
-            if err.status != RPCStatusCode.NOT_FOUND:
-                raise
+            # NOT_FOUND until a first poll; other errors while the server registers it are retried too.
+            seen = err.message
         if loop.time() >= deadline:
             raise PromotionError(
-                f"no worker of {version.to_canonical_string()} polled within {within:.1f}s; start it first"
+                f"no worker of {version.to_canonical_string()} polled within {within:.1f}s; "
+                f"start it first (server: {seen})"
             )
         await asyncio.sleep(0.1)
