@@ -49,7 +49,6 @@ class Tenant:
     """The agent vault's API secrets (Mode 2 tests); None: the agent has none."""
     worker_versioning: bool = False
     """Off by default: tenants share the session's server, and one deployment for all would couple them."""
-    build_id: str = ""
 
     def buffer_config(self) -> BufferConfig:
         return self.buffer or BufferConfig(
@@ -78,7 +77,6 @@ class Tenant:
             payload_encryption=self.payload_encryption,
             api_private_origins=self.api_private_origins,
             worker_versioning=self.worker_versioning,
-            build_id=self.build_id,
         )
 
     def agent_settings(self) -> AgentSettings:
