@@ -39,7 +39,7 @@ from bench.resources import child_pids
 from bench.systems import BATCH_ROWS, Target
 from mini_connector.settings import AgentSettings
 from mini_connector.worker import build_worker, json_registry, open_connection
-from workers.cloud import build_workers
+from workers.cloud import build_workers, promote_at_start
 from workers.settings import CloudSettings
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
@@ -133,6 +133,7 @@ class Orchestrated:
         )
         for worker in workers:
             await self._stack.enter_async_context(worker)
+        await promote_at_start(client, cloud)  # as ``workers.cloud.main``: runs start on this version
 
     async def _gateway_agent(
         self,

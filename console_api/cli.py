@@ -14,7 +14,7 @@ from rich.table import Table
 
 from activities.errors import VscError
 from activities.metadata import make_engine
-from console_api import cli_agents, cli_api, cli_apis, cli_conflicts, cli_ops
+from console_api import cli_agents, cli_api, cli_apis, cli_conflicts, cli_deploy, cli_ops
 from console_api.api.bootstrap import ensure_saved_admin_key
 from console_api.api.context import load_pepper
 from console_api.api.settings import ApiSettings
@@ -43,6 +43,7 @@ app.add_typer(cli_ops.controls_app, name="controls")
 app.add_typer(cli_ops.webhooks_app, name="webhooks")
 app.add_typer(cli_conflicts.conflicts_app, name="conflicts")
 app.add_typer(cli_apis.api_app, name="api")
+app.add_typer(cli_deploy.deploy_app, name="deploy")
 
 HomeOpt = Annotated[Path, typer.Option("--home", help="Where the stack keeps its state (VSC_HOME).")]
 

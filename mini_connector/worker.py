@@ -20,8 +20,9 @@ from contextlib import asynccontextmanager
 from weakref import WeakKeyDictionary
 
 from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
 from temporalio.converter import DataConverter
-from temporalio.worker import Worker
+from temporalio.worker import Worker, WorkerDeploymentConfig
 
 from activities.api_calls import ApiCalls
 from activities.api_sources import ArtifactSource, BackendArtifacts, MappingSecrets, SecretSource
@@ -44,6 +45,8 @@ from workflows.converter import DATA_CONVERTER
 from workflows.queues import agent_queue
 
 log = logging.getLogger("vsc.agent")
+AGENT_DEPLOYMENT = "vsc-agent"
+"""The deployment name agents report beside their package version (docs/deploy.md)."""
 _TUNNELS: WeakKeyDictionary[Client, TunnelClient] = WeakKeyDictionary()
 """The tunnel behind each client :func:`connect` made, so the buffer can use the same session."""
 
@@ -224,6 +227,12 @@ def build_worker(
         activity_executor=executor,
         max_concurrent_activities=settings.max_concurrent_activities,
         max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+        # Reported, not versioned: activities are never replayed, so an agent of any build may run
+        # any activity task; the version only tells operators which build ran it.
+        deployment_config=WorkerDeploymentConfig(
+            version=WorkerDeploymentVersion(deployment_name=AGENT_DEPLOYMENT, build_id=agent_version()),
+            use_worker_versioning=False,
+        ),
     )
 
 

@@ -10,6 +10,8 @@ import logging
 from concurrent.futures import ThreadPoolExecutor
 
 from temporalio.client import Client
+from temporalio.common import WorkerDeploymentVersion
+from temporalio.service import RPCError
 from temporalio.worker import Worker
 
 from activities.api_calls import ApiCalls
@@ -30,6 +32,7 @@ from activities.tiers import tenants_in_pool
 from activities.transform_engine import TransformActivities
 from activities.wiring import build_backend, build_buffer, build_payload_keyring, build_secret_store
 from workers.settings import CloudSettings
+from workers.versioning import PromotionError, deployment_config, deployment_version, promote_on_start
 from workflows.converter import DATA_CONVERTER
 from workflows.queues import cloud_queue
 from workflows.registry import ALL_WORKFLOWS
@@ -45,12 +48,37 @@ def tenant_client(client: Client, *, tenant: str, keyring: Keyring | None) -> Cl
     return client if keyring is None else encrypting_client(client, tenant=tenant, keyring=keyring)
 
 
+def cloud_version(settings: CloudSettings) -> WorkerDeploymentVersion | None:
+    """The Worker Deployment version this process polls as; None with versioning off."""
+    if not settings.worker_versioning:
+        return None
+    return deployment_version(pool=settings.pool, build_id=settings.build_id)
+
+
+async def promote_at_start(client: Client, settings: CloudSettings) -> None:
+    """The start-time promotion ``settings.promote`` asks for, beside the running workers.
+
+    A failure is logged, not raised: the workers still serve their pinned runs, and the operator
+    promotes with ``vsc deploy promote`` once the cause (see docs/deploy.md) is fixed.
+    """
+    version = cloud_version(settings)
+    if version is None or settings.promote is None:
+        return
+    try:
+        await promote_on_start(client, version, settings.promote)
+    except (PromotionError, RPCError) as err:
+        log.error("start-time promotion of %s failed: %s", version.to_canonical_string(), err)
+
+
 def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolExecutor) -> list[Worker]:
     """One worker per served tenant queue, sharing one activity thread pool and one metadata engine.
 
     Without a pool the worker serves ``settings.tenants``; with ``settings.pool`` it serves every
     provisioned tenant whose tier maps to that pool (read at start: restart after tier changes).
+    All of them poll as one deployment version (:func:`cloud_version`), so a promotion moves every
+    queue of the pool at once.
     """
+    version = cloud_version(settings)
     engine = make_engine(settings.metadata_url)
     migrate(engine, tenant=None)
     for tenant in settings.tenants:
@@ -111,6 +139,7 @@ def build_workers(client: Client, settings: CloudSettings, executor: ThreadPoolE
             activity_executor=executor,
             max_concurrent_activities=8,
             max_heartbeat_throttle_interval=HEARTBEAT_THROTTLE,
+            deployment_config=None if version is None else deployment_config(version),
         )
         for tenant in served
     ]
@@ -124,8 +153,13 @@ async def main(settings: CloudSettings | None = None) -> None:
     )
     with ThreadPoolExecutor(max_workers=8) as executor:
         workers = build_workers(client, settings, executor)
-        log.info("cloud worker serving %s", ", ".join(w.task_queue for w in workers))
-        await asyncio.gather(*(w.run() for w in workers))
+        version = cloud_version(settings)
+        log.info(
+            "cloud worker %s serving %s",
+            "unversioned" if version is None else version.to_canonical_string(),
+            ", ".join(w.task_queue for w in workers),
+        )
+        await asyncio.gather(*(w.run() for w in workers), promote_at_start(client, settings))
 
 
 if __name__ == "__main__":

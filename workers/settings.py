@@ -10,6 +10,7 @@ from pydantic_settings import BaseSettings, SettingsConfigDict
 
 from activities.settings import ArtifactConfig, BufferConfig, TemporalConfig, VaultConfig
 from activities.tiers import TIERS
+from workers.versioning import Promote
 
 
 class CloudSettings(BaseSettings):
@@ -46,6 +47,13 @@ class CloudSettings(BaseSettings):
     """Encrypt Temporal payloads with each tenant's payload key (``activities.payload_codec``)."""
     payload_keyring_dir: Path = Path("payload-keys")
     """The tenants' payload keys (wrapped by the buffer's master key); relative paths are under ``home``."""
+    worker_versioning: bool = True
+    """Poll as a Worker Deployment version with pinned workflows (``workers.versioning``, docs/deploy.md)."""
+    build_id: str = ""
+    """This build's id (``VSC_BUILD_ID``); default: the hash of the workflow code."""
+    promote: Promote | None = None
+    """Make this version current at start: ``first`` deploy only (default), ``always`` (default in
+    the ``local`` environment, whose stack restarts every worker at once) or ``never``."""
 
     @model_validator(mode="after")
     def _defaults_and_secrets(self) -> CloudSettings:
@@ -65,6 +73,8 @@ class CloudSettings(BaseSettings):
         if self.pool is not None and self.pool not in pools:
             raise ValueError(f"VSC_POOL {self.pool!r} is not a worker pool of any tier ({', '.join(pools)})")
         self.payload_keyring_dir = self.home / self.payload_keyring_dir
+        if self.promote is None:
+            self.promote = "always" if self.environment == "local" else "first"
         if self.environment != "local" and self.buffer.master_key is None:
             raise ValueError("VSC_BUFFER__MASTER_KEY must be set outside the local environment")
         if self.environment != "local" and not self.vault.enabled and self.secret_master_key is None:

@@ -146,7 +146,12 @@ class SyncLoop:
         return SyncResult(pattern=self.pattern, tables=self.state.done)
 
     def _continue(self, state: SyncState) -> NoReturn:
-        workflow.continue_as_new(self.inp.model_copy(update={"state": state}).model_dump(mode="json"))
+        # Runs are pinned to their build; the next run starts on the current one, so a long sync
+        # moves to new code here, carrying only ``state`` (docs/deploy.md).
+        workflow.continue_as_new(
+            self.inp.model_copy(update={"state": state}).model_dump(mode="json"),
+            initial_versioning_behavior=workflow.ContinueAsNewVersioningBehavior.AUTO_UPGRADE,
+        )
 
     def _absorb(self, progress: c.StepProgress) -> None:
         cur = self.state.current

@@ -22,7 +22,7 @@ from activities.settings import BufferConfig, TemporalConfig
 from activities.wiring import build_payload_keyring
 from mini_connector.settings import AgentSettings
 from mini_connector.worker import build_worker
-from workers.cloud import build_workers
+from workers.cloud import build_workers, promote_at_start
 from workers.settings import CloudSettings
 from workflows.queues import cloud_queue
 from workflows.sync_types import SyncResult
@@ -47,6 +47,8 @@ class Tenant:
     """Loopback "internet" APIs the cloud worker may call (Mode 2 tests)."""
     agent_api_secrets: SecretSource | None = None
     """The agent vault's API secrets (Mode 2 tests); None: the agent has none."""
+    worker_versioning: bool = False
+    """Off by default: tenants share the session's server, and one deployment for all would couple them."""
 
     def buffer_config(self) -> BufferConfig:
         return self.buffer or BufferConfig(
@@ -74,6 +76,7 @@ class Tenant:
             connections_file=self.home / "cloud.json",
             payload_encryption=self.payload_encryption,
             api_private_origins=self.api_private_origins,
+            worker_versioning=self.worker_versioning,
         )
 
     def agent_settings(self) -> AgentSettings:
@@ -136,6 +139,8 @@ async def running(tenant: Tenant, *, agent: bool = True, cloud: bool = True) -> 
     async with AsyncExitStack() as stack:
         for w in workers:
             await stack.enter_async_context(w)
+        if cloud:
+            await promote_at_start(tenant.client, tenant.cloud_settings())
         yield workers
     executor.shutdown(wait=False, cancel_futures=True)
 
