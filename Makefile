@@ -21,8 +21,9 @@ demo: $(STAMP) services
 	$(BIN)/vsc up
 	$(BIN)/vsc demo
 
+# Three workers on two cores: most tests wait on Temporal, the databases or a child process.
 test: $(STAMP) services
-	$(BIN)/python -m pytest -q -p no:cacheprovider
+	$(BIN)/python -m pytest -q -p no:cacheprovider -n 3
 
 lint: $(STAMP)
 	$(BIN)/ruff check workflows activities workers console_api mini_connector sdkgen infra bench tests
