@@ -23,7 +23,15 @@ from console_api.client import KEY_FILE, ConsoleClient, load_key
 from console_api.demo import prepare_demo, run_demo_flows
 from console_api.demo_agent import DEMO_TENANT, agent_env, prepare_demo_agent
 from console_api.demo_console import run_console_flow
-from console_api.runs import follow_run, payload_keys, print_results, start_run, ui_link
+from console_api.runs import (
+    SummaryLine,
+    follow_run,
+    payload_keys,
+    print_results,
+    print_summary,
+    start_run,
+    ui_link,
+)
 from infra import devstack
 from workflows.registry import WORKFLOW_BY_PATTERN
 
@@ -185,15 +193,18 @@ def demo(
     home: HomeOpt = SETTINGS.home,
     scale: Annotated[float, typer.Option(help="1.0 is about 100k order lines")] = 1.0,
 ) -> None:
-    """Load the van-sales ERP into the 'on-premise' databases and sync it with both patterns."""
+    """Load the van-sales ERP into the 'on-premise' databases and run every pattern on it."""
     prepare_demo(home=home, scale=scale, console=console)
-    ok = asyncio.run(run_demo_flows(console=console, keyring=payload_keys(SETTINGS, home=home), home=home))
+    summary: list[SummaryLine] = []
+    keyring = payload_keys(SETTINGS, home=home)
+    ok = asyncio.run(run_demo_flows(console=console, keyring=keyring, summary=summary, home=home))
     key = load_key(home)
     if key is None:
         console.print(f"[red]error:[/] no CLI key in {home / KEY_FILE}; run `vsc up` first")
         raise typer.Exit(1)
     with ConsoleClient(base_url=SETTINGS.api_url, key=key) as client:
-        ok = run_console_flow(client, console=console) and ok
+        ok = run_console_flow(client, console=console, api_url=SETTINGS.api_url, summary=summary) and ok
+    print_summary(console, summary)
     console.print(
         f"Console API: {SETTINGS.api_url}/docs; try `.venv/bin/vsc executions list`, `vsc audit verify`"
     )

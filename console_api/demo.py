@@ -24,7 +24,6 @@ from console_api.runs import (
     SummaryLine,
     follow_run,
     print_results,
-    print_summary,
     start_run,
     ui_link,
     verified,
@@ -179,14 +178,15 @@ def prepare_demo(*, home: Path, scale: float, console: Console) -> None:
         console.print(f"on-premise ERP in {label}: {sum(counts.values()):,} rows in {len(counts)} tables")
 
 
-async def run_demo_flows(*, console: Console, keyring: Keyring | None, home: Path | None = None) -> bool:
+async def run_demo_flows(
+    *, console: Console, keyring: Keyring | None, summary: list[SummaryLine], home: Path | None = None
+) -> bool:
     """Run every demo flow on the running stack and print its results; True when every table verified.
 
     ``keyring``: the stack's payload keyring, so the inputs are encrypted as the cloud worker expects.
     ``home``: the stack's home; given, the Mode 2 patterns (3.1.2, 3.3.3) run too (``demo_apis``).
     """
     ok = True
-    summary: list[SummaryLine] = []
     for pattern, body in demo_runs():
         where = f"-{body['source_connection']}" if "source_connection" in body else ""
         workflow_id = f"demo-{pattern}{where}-{uuid.uuid4().hex[:8]}"
@@ -203,6 +203,11 @@ async def run_demo_flows(*, console: Console, keyring: Keyring | None, home: Pat
         print_results(console, result, link=link)
         summary.append(SummaryLine.of(result, link=link))
         ok = ok and verified(result)
+    from console_api.demo_bidi import run_bidi_act
+
+    bidi = await run_bidi_act(address=ADDRESS, keyring=keyring, console=console)
+    summary.append(bidi)
+    ok = ok and bidi.verified
     if home is not None:
         from console_api.demo_apis import run_api_flows
 
@@ -218,7 +223,6 @@ async def run_demo_flows(*, console: Console, keyring: Keyring | None, home: Pat
             )
             and ok
         )
-    print_summary(console, summary)
     console.print("[bold green]all tables verified[/]" if ok else "[bold red]some tables did not verify[/]")
     console.print("List the runs with: .venv/bin/temporal workflow list --address 127.0.0.1:7233")
     console.print("Web UI: http://127.0.0.1:8233/namespaces/default/workflows")
