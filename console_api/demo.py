@@ -201,7 +201,7 @@ async def run_demo_flows(
         result = await follow_run(handle, console=console, pattern=pattern)
         link = ui_link(handle.id, handle.result_run_id)
         print_results(console, result, link=link)
-        summary.append(SummaryLine.of(result, link=link))
+        summary.append(SummaryLine.of(result, link=link, label=body.get("source_connection", "")))
         ok = ok and verified(result)
     from console_api.demo_bidi import run_bidi_act
 

@@ -235,8 +235,11 @@ class SummaryLine(BaseModel):
     link: str
 
     @classmethod
-    def of(cls, result: RunResult, *, link: str) -> SummaryLine:
-        """The run's counts in a few words (tables and rows, records sent, rows per destination)."""
+    def of(cls, result: RunResult, *, link: str, label: str = "") -> SummaryLine:
+        """The run's counts in a few words (tables and rows, records sent, rows per destination).
+
+        ``label`` names the run among others of its pattern (its source connection).
+        """
         if isinstance(result, SyncResult):
             rows = sum(t.rows_written for t in result.tables)
             counts = f"{len(result.tables)} table(s), {rows:,} rows written"
@@ -260,12 +263,17 @@ class SummaryLine(BaseModel):
                 f"{read:,} rows from {len(result.sources)} sources, "
                 f"{result.duplicates_dropped:,} duplicates dropped, {result.rows_written:,} loaded"
             )
+        counts = f"{label}: {counts}" if label else counts
         return cls(pattern=result.pattern, counts=counts, verified=verified(result), link=link)
 
 
 def print_summary(console: Console, lines: list[SummaryLine]) -> None:
     """One line per pattern: counts, verified, and where to look in the Web UI."""
-    table = Table("pattern", "counts", "verified", "Web UI", title="every pattern, one line each")
+    table = Table(title="every pattern, one line each")
+    table.add_column("pattern", no_wrap=True)
+    table.add_column("counts")
+    table.add_column("verified", no_wrap=True)
+    table.add_column("Web UI", overflow="fold")  # a link must stay whole to be followed
     for line in lines:
         table.add_row(
             line.pattern, line.counts, "[green]yes[/]" if line.verified else "[red]no[/]", line.link
