@@ -45,7 +45,8 @@ def _canonical(column: pa.ChunkedArray | pa.Array, *, is_json: bool = False) -> 
     elif pa.types.is_boolean(typ):
         column = pc.cast(column, pa.int8())
     elif pa.types.is_binary(typ) or pa.types.is_large_binary(typ):
-        column = pc.binary_join_element_wise(column, pa.scalar(b""), pa.scalar(b""))
+        # Hex, not a cast: arbitrary bytes are not UTF-8 text (a cast fails on b"\xff").
+        column = pa.array([None if v is None else v.hex() for v in column.to_pylist()], pa.string())
     text = pc.cast(column, pa.string())
     return pc.fill_null(text, _NULL)
 
