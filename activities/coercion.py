@@ -9,6 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator
 from contextlib import contextmanager
+from decimal import Decimal
 from typing import Any, TypeAlias
 
 import pyarrow as pa
@@ -87,8 +88,25 @@ def common_type(types: list[pa.DataType]) -> pa.DataType | None:
     if not decimals:
         return pa.int64()
     scale = max(t.scale for t in decimals)
-    digits = max([t.precision - t.scale for t in decimals] + [19])
+    int64_digits = [19] if any(pa.types.is_integer(t) for t in distinct) else []
+    digits = max([t.precision - t.scale for t in decimals] + int64_digits)
     return pa.decimal128(min(38, digits + scale), scale)
+
+
+def narrow_int_literals(values: list[Value]) -> list[Value]:
+    """Integer literals next to a decimal take only the digits they need (``0`` -> ``decimal(1,0)``).
+
+    As in SQL: otherwise ``coalesce(amount, 0) * 2`` on a ``decimal(10,2)`` reserves the 19 digits
+    of an int64 twice and overflows Arrow's 38-digit decimals.
+    """
+    if not any(pa.types.is_decimal(v.type) for v in values):
+        return values
+    return [
+        pa.scalar(Decimal(v.as_py()), pa.decimal128(max(1, len(str(abs(v.as_py())))), 0))
+        if isinstance(v, pa.Scalar) and pa.types.is_integer(v.type) and v.is_valid
+        else v
+        for v in values
+    ]
 
 
 def unify(values: list[Value], *, text: str) -> list[Value]:
@@ -97,6 +115,7 @@ def unify(values: list[Value], *, text: str) -> list[Value]:
     Raises:
         TransformError: If the operands have no common type.
     """
+    values = narrow_int_literals(values)
     literals = [v for v in values if isinstance(v, pa.Scalar) and pa.types.is_string(v.type)]
     target = common_type([v.type for v in values if not any(v is lit for lit in literals)])
     if target is None:
@@ -110,7 +129,11 @@ def unify(values: list[Value], *, text: str) -> list[Value]:
 
 
 def unify_nulls(left: Value, right: Value) -> tuple[Value, Value]:
-    """Give a NULL operand its partner's type; arithmetic kernels have no null-type overloads."""
+    """Give a NULL operand its partner's type; an integer literal next to a decimal its own digits.
+
+    Arithmetic kernels have no null-type overloads; see :func:`narrow_int_literals` for the other.
+    """
+    left, right = narrow_int_literals([left, right])
     if pa.types.is_null(left.type) and not pa.types.is_null(right.type):
         return pc.cast(left, right.type), right
     if pa.types.is_null(right.type) and not pa.types.is_null(left.type):

@@ -7,7 +7,7 @@ import pytest
 from activities.arrowtypes import arrow_schema, arrow_type, logical_type
 from activities.errors import Terminal, TransformError
 from activities.transform import compile_transform
-from workflows.transform import TransformSpec
+from workflows.transform import DeriveColumn, TransformSpec
 from workflows.types import ColumnSchema, TableSchema
 
 SCHEMA = TableSchema(
@@ -489,3 +489,26 @@ def test_filter_and_derive_agree_with_python_reference(rows, predicate, value, f
     result = compiled.apply(pa.RecordBatch.from_pydict(data, schema=arrow_schema(PROP_SCHEMA)))
     expected = [dict(r, v=value[1](r), f=flag[1](r)) for r in rows if predicate[1](r) is True]
     assert result.to_pylist() == expected
+
+
+def test_integer_literals_next_to_decimals_take_only_their_own_digits() -> None:
+    """`coalesce(amount, 0) * 2` on decimal(10,2): SQL gives decimal(12,2); no 38-digit overflow."""
+    schema = TableSchema(
+        table="t",
+        columns=(
+            ColumnSchema(name="id", type="int64", nullable=False),
+            ColumnSchema(name="amount", type="decimal(10,2)", nullable=True),
+        ),
+        primary_key=("id",),
+    )
+    spec = TransformSpec(derive=(DeriveColumn(name="twice", expr="coalesce(amount, 0) * 2 + 1000"),))
+    compiled = compile_transform(spec, schema)
+    batch = pa.record_batch(
+        {
+            "id": pa.array([1, 2], pa.int64()),
+            "amount": pa.array([Decimal("1.50"), None], pa.decimal128(10, 2)),
+        }
+    )
+    out = compiled.apply(batch)
+    assert out.column("twice").to_pylist() == [Decimal("1003.00"), Decimal("1000.00")]
+    assert [c.type for c in compiled.output_schema.columns][-1] == "decimal(13,2)"
