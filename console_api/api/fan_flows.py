@@ -21,7 +21,6 @@ from workflows.routing import (
     EndpointKind,
     LocalOnlyFanError,
     Location,
-    NoAgentError,
     PlanStep,
     RoutePlan,
     StepKind,
@@ -76,13 +75,14 @@ def _fan_plan(
     agent: str,
     field: str,
 ) -> RoutePlan:
-    """Extracts in source order, then loads in destination order; a fan always passes the buffer."""
+    """Extracts in source order, then loads in destination order; a fan always passes the buffer.
+
+    ``agent`` is always given (the fan inputs require it), so ``plan_fan`` never lacks one.
+    """
     try:
         fan = plan_fan(tenant=tenant, sources=sources, destinations=destinations, agent=agent)
     except LocalOnlyFanError as exc:
         raise field_error((*_INPUT, field), str(exc)) from None
-    except NoAgentError as exc:  # pragma: no cover - FanOutInput and FanInInput require `agent`
-        raise field_error((*_INPUT, "agent"), str(exc)) from None
     return RoutePlan(steps=(*fan.extracts, *fan.loads), uses_buffer=True)
 
 
