@@ -161,8 +161,8 @@ def connections_remove(connection_id: Annotated[str, typer.Argument()]) -> None:
 @definitions_app.command("save")
 def definitions_save(
     name: Annotated[str, typer.Argument()],
-    pattern: Annotated[str, typer.Option(help="3.1.1, 3.3.1 or 3.3.2")],
-    input_file: Annotated[Path, typer.Option("--input", exists=True, readable=True, help="JSON sync input")],
+    pattern: Annotated[str, typer.Option(help="3.1.1 .. 3.4.3 (docs/api.md)")],
+    input_file: Annotated[Path, typer.Option("--input", exists=True, readable=True, help="JSON input")],
     as_json: JsonOpt = False,
 ) -> None:
     """Save a new version of definition NAME; prints the plan (which step runs where)."""

@@ -12,11 +12,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import HTTPException
-from sqlalchemy import func, select
+from sqlalchemy import select
 
 from activities.artifacts import ArtifactRegistry
-from activities.metadata import Agent, Api, Connection, TenantSession
+from activities.metadata import Api, Connection, TenantSession
 from console_api.api.api_registry import Side, api_binding, description_of, get_api, get_version
+from console_api.api.planning import flow_agent
 from console_api.api.problems import field_error
 from console_api.api.schemas import ApiRef, ApiToApiDefinition, DbToApiDefinition
 from workflows.routing import (
@@ -77,28 +78,6 @@ def _local_api(api: Api, *, agent: str, field: str) -> None:
         )
 
 
-def _agent(session: TenantSession, agent: str | None, *, pattern: str, local: bool) -> str | None:
-    """The flow's agent: required (enrolled, unrevoked) when it touches a local endpoint, else refused."""
-    if not local:
-        if agent is not None:
-            raise field_error((*_INPUT, "agent"), f"pattern {pattern} runs in the cloud; leave `agent` out")
-        return None
-    if agent is None:
-        raise field_error(
-            (*_INPUT, "agent"), f"pattern {pattern} needs the agent that reaches its local side"
-        )
-    member = session.scalars(
-        select(Agent.id).where(
-            func.coalesce(Agent.group_id, Agent.connector_id) == agent, Agent.revoked_at.is_(None)
-        )
-    ).first()
-    if member is None:
-        raise field_error(
-            (*_INPUT, "agent"), f"the tenant has no enrolled, unrevoked agent or agent group {agent!r}"
-        )
-    return agent
-
-
 def _source_table(session: TenantSession, body: DbToApiDefinition, *, pattern: str) -> None:
     row = session.scalars(select(Connection).where(Connection.name == body.source_connection)).one_or_none()
     field = (*_INPUT, "source_connection")
@@ -133,7 +112,7 @@ def plan_api_definition(
             an agent missing for a local side or given for a cloud-only flow).
     """
     source, destination = ENDPOINTS[pattern]
-    agent = _agent(session, body.agent, pattern=pattern, local=source.is_local or destination.is_local)
+    agent = flow_agent(session, body.agent, pattern=pattern, local=source.is_local or destination.is_local)
     saved = body.model_dump(mode="json")
     if isinstance(body, DbToApiDefinition):
         _source_table(session, body, pattern=pattern)

@@ -35,11 +35,42 @@ def canonical_json(document: dict[str, Any]) -> bytes:
     return json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
 
 
-def _endpoint(session: TenantSession, name: str, field: str) -> Connection:
+def connection_named(session: TenantSession, name: str, *field: str | int) -> Connection:
+    """The tenant's connection ``name``; 422 at ``input.<field...>`` when it has none."""
     row = session.scalars(select(Connection).where(Connection.name == name)).one_or_none()
     if row is None:
-        raise field_error((*_INPUT, field), f"the tenant has no connection named {name!r}")
+        raise field_error((*_INPUT, *field), f"the tenant has no connection named {name!r}")
     return row
+
+
+def enrolled_agent(session: TenantSession, agent: str) -> None:
+    """Refuse (422 at ``input.agent``) an agent that is neither an enrolled, unrevoked agent nor a group.
+
+    ``agent`` names an agent group, or an agent in no group (whose group is its own id).
+    """
+    member = session.scalars(
+        select(Agent.id).where(
+            func.coalesce(Agent.group_id, Agent.connector_id) == agent, Agent.revoked_at.is_(None)
+        )
+    ).first()
+    if member is None:
+        raise field_error(
+            (*_INPUT, "agent"), f"the tenant has no enrolled, unrevoked agent or agent group {agent!r}"
+        )
+
+
+def flow_agent(session: TenantSession, agent: str | None, *, pattern: str, local: bool) -> str | None:
+    """A flow's optional agent: required (enrolled, unrevoked) for a local endpoint, else refused."""
+    if not local:
+        if agent is not None:
+            raise field_error((*_INPUT, "agent"), f"pattern {pattern} runs in the cloud; leave `agent` out")
+        return None
+    if agent is None:
+        raise field_error(
+            (*_INPUT, "agent"), f"pattern {pattern} needs the agent that reaches its local side"
+        )
+    enrolled_agent(session, agent)
+    return agent
 
 
 def _kind(row: Connection) -> EndpointKind:
@@ -52,8 +83,8 @@ def plan_definition(session: TenantSession, *, pattern: str, body: SyncInput) ->
     Raises:
         RequestValidationError: 422 naming the field at fault.
     """
-    source = _endpoint(session, body.source_connection, "source_connection")
-    destination = _endpoint(session, body.destination_connection, "destination_connection")
+    source = connection_named(session, body.source_connection, "source_connection")
+    destination = connection_named(session, body.destination_connection, "destination_connection")
     want_source, want_destination = PATTERN_SIDES[pattern]
     for row, want, field in (
         (source, want_source, "source_connection"),
@@ -73,16 +104,7 @@ def plan_definition(session: TenantSession, *, pattern: str, body: SyncInput) ->
         raise field_error(
             (*_INPUT, "destination_connection"), f"connection {destination.name!r} is not granted write"
         )
-    # ``agent`` names an agent group, or an agent in no group (whose group is its own id).
-    member = session.scalars(
-        select(Agent.id).where(
-            func.coalesce(Agent.group_id, Agent.connector_id) == body.agent, Agent.revoked_at.is_(None)
-        )
-    ).first()
-    if member is None:
-        raise field_error(
-            (*_INPUT, "agent"), f"the tenant has no enrolled, unrevoked agent or agent group {body.agent!r}"
-        )
+    enrolled_agent(session, body.agent)
     complexity = (
         TransformComplexity.SIMPLE
         if any(t.transform is not None for t in body.tables)

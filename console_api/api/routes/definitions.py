@@ -14,14 +14,17 @@ from activities.metadata._models import utcnow
 from console_api.api.api_flows import plan_api_definition
 from console_api.api.context import ApiContext
 from console_api.api.deps import ContextDep, CurrentPrincipal, OperatorPrincipal, SessionDep
+from console_api.api.fan_flows import plan_bidi, plan_fan_in, plan_fan_out
 from console_api.api.planning import canonical_json, definition_document, plan_definition
 from console_api.api.problems import error_responses
 from console_api.api.schemas import (
+    BidiDefinition,
     Name,
     WorkflowDefinitionCreate,
     WorkflowDefinitionPublic,
     WorkflowDefinitionsPublic,
 )
+from workflows.fan_types import FanInInput, FanOutInput
 from workflows.routing import RoutePlan
 from workflows.sync_types import SyncInput
 
@@ -87,9 +90,18 @@ def create_workflow_definition(
 
     Patterns 3.1.2 and 3.3.3 name registered APIs as ``{"api": name, "version": N}``; a missing
     version is pinned to the API's current one. Upgrading a definition to a new API version is
-    saving its next version with that version named.
+    saving its next version with that version named. Patterns 3.4.1, 3.4.2 and 3.4.3 are saved as
+    given, once every connection they name is checked against the side the input declares.
     """
-    if isinstance(body.input, SyncInput):
+    if isinstance(body.input, FanOutInput | FanInInput | BidiDefinition):
+        if isinstance(body.input, FanOutInput):
+            plan = plan_fan_out(session, body.input)
+        elif isinstance(body.input, FanInInput):
+            plan = plan_fan_in(session, body.input)
+        else:
+            plan = plan_bidi(session, body.input)
+        document = {"pattern": body.pattern, "input": body.input.model_dump(mode="json")}
+    elif isinstance(body.input, SyncInput):
         plan = plan_definition(session, pattern=body.pattern, body=body.input)
         # Every run of the definition (API, schedule, webhook) keeps its incremental cursors under one
         # name, the definition's, unless the definition names its own pipeline.

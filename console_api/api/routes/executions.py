@@ -50,8 +50,11 @@ from console_api.api.schemas import (
 from console_api.api.settings import ApiSettings
 from console_api.presence import online_members
 from workflows.api_types import ApiFlowResult
+from workflows.bidi_types import BidiResult
+from workflows.fan_types import FanInResult, FanOutResult
 from workflows.queues import cloud_queue
-from workflows.registry import API_PATTERNS, WORKFLOW_BY_PATTERN
+from workflows.registry import API_PATTERNS, SYNC_PATTERNS, WORKFLOW_BY_PATTERN
+from workflows.routing import Location
 from workflows.sync_types import ControlSignal, SyncResult, WorkflowEvent
 
 router = APIRouter(prefix="/executions", tags=["executions"], responses=error_responses(401, 422, 503))
@@ -63,6 +66,13 @@ SIGNAL_ARGS: dict[str, type[BaseModel]] = {
 }
 """The allow-list: signal name -> the model its argument must validate against."""
 _QUERY_TIMEOUT = timedelta(seconds=5)
+RESULT_TYPES: dict[str, type[BaseModel]] = {
+    **dict.fromkeys(API_PATTERNS, ApiFlowResult),
+    "3.4.1": FanOutResult,
+    "3.4.2": FanInResult,
+    "3.4.3": BidiResult,
+}
+"""What a run of each pattern returns; the table syncs (the rest) return a ``SyncResult``."""
 
 
 def _ui_url(settings: ApiSettings, workflow_id: str, run_id: str | None) -> str:
@@ -124,13 +134,17 @@ def _definition_of(session: SessionDep, workflow_ids: list[str]) -> dict[str, st
     return found
 
 
-def _require_online_agent(session: SessionDep, document: dict[str, Any], *, within_seconds: float) -> None:
+def _require_online_agent(
+    session: SessionDep, document: dict[str, Any], plan: dict[str, Any], *, within_seconds: float
+) -> None:
     """Refuse (409) a run whose plan needs an agent or agent group with no member online.
 
-    Started anyway, the run would wait on a queue nobody polls until its timeouts fire.
+    Started anyway, the run would wait on a queue nobody polls until its timeouts fire. A plan with
+    no agent step (a fan-out between cloud databases names an agent it never uses) needs none.
     """
     group = document.get("input", {}).get("agent")
-    if group and not online_members(session, group, within=timedelta(seconds=within_seconds)):
+    on_agent = any(step["location"] == Location.AGENT for step in plan.get("steps", ()))
+    if group and on_agent and not online_members(session, group, within=timedelta(seconds=within_seconds)):
         raise HTTPException(
             409,
             f"agent or agent group {group!r} has no member online (no heartbeat in the last "
@@ -138,10 +152,20 @@ def _require_online_agent(session: SessionDep, document: dict[str, Any], *, with
         )
 
 
+def _connections(inp: dict[str, Any]) -> list[str]:
+    """Every connection a saved input names: a sync's two, a fan's endpoints, a bidirectional sync's sides."""
+    endpoints = [inp.get("source"), inp.get("destination"), inp.get("left"), inp.get("right")]
+    endpoints += [*inp.get("destinations", ()), *(s.get("endpoint") for s in inp.get("sources", ()))]
+    named = [inp.get("source_connection"), inp.get("destination_connection")]
+    # A Mode 2 input's ``source``/``destination`` are API references, which carry no ``connection``.
+    named += [e.get("connection") for e in endpoints if isinstance(e, dict)]
+    return [c for c in named if isinstance(c, str)]
+
+
 def _require_not_paused(ctx: ContextDep, tenant: str, document: dict[str, Any]) -> None:
     """Refuse (409) a run that a control flag holds: it would only wait until the flag is lifted."""
     inp = document.get("input", {})
-    connections = [c for c in (inp.get("source_connection"), inp.get("destination_connection")) if c]
+    connections = _connections(inp)
     held = pauses_for(ctx.engine, tenant_id=tenant, connections=connections, agent=inp.get("agent"))
     if held:
         raise HTTPException(
@@ -181,28 +205,32 @@ async def start_execution(
 ) -> ExecutionPublic:
     """Run a definition version on the tenant's cloud queue (409 when paused or no agent member is online)."""
     definition = get_definition(session, body.definition_id)
+    if definition.pattern not in SYNC_PATTERNS and body.params is not None:
+        raise field_error(("body", "params"), f"pattern {definition.pattern} takes no run parameters")
     document = stored_document(ctx, definition)
     _require_not_paused(ctx, op.tenant, document)
-    _require_online_agent(session, document, within_seconds=ctx.settings.agent_online_seconds)
+    _require_online_agent(
+        session, document, definition.document["plan"], within_seconds=ctx.settings.agent_online_seconds
+    )
     await require_execution_slot(client, tenant=op.tenant, tier=op.tier)
     workflow = WORKFLOW_BY_PATTERN[definition.pattern]
     workflow_id = f"{op.tenant}-{definition.name}-{uuid.uuid4()}"
     queue = cloud_queue(op.tenant)
     if definition.pattern in API_PATTERNS:
-        if body.params is not None:
-            raise field_error(("body", "params"), f"pattern {definition.pattern} takes no run parameters")
         # The pinned API versions, bound now: a later refresh of an API does not change this run.
         workflow_input = bind_apis(
             session, ctx.artifacts, pattern=definition.pattern, saved=document["input"]
         )
-    else:
+    elif definition.pattern in SYNC_PATTERNS:
         workflow_input = with_params(document["input"], body.params)
+    else:
+        workflow_input = document["input"]
     handle = await client.start_workflow(
         workflow.run,  # type: ignore[attr-defined]
         workflow_input,
         id=workflow_id,
         task_queue=queue,
-        result_type=ApiFlowResult if definition.pattern in API_PATTERNS else SyncResult,
+        result_type=RESULT_TYPES.get(definition.pattern, SyncResult),
     )
     run_id = handle.first_execution_run_id or handle.result_run_id or ""
     # In a transaction of its own: the request's session has read before the start, and on SQLite
@@ -285,7 +313,8 @@ async def _progress(
             raw = await handle.query("progress", rpc_timeout=_QUERY_TIMEOUT)
         except (RPCError, WorkflowQueryFailedError):
             raw = None  # no worker answering right now: heartbeats are still shown
-        state = raw if isinstance(raw, dict) else None
+        # A bidirectional sync (3.4.3) answers with the name of its stage only.
+        state = {"stage": raw} if isinstance(raw, str) else raw if isinstance(raw, dict) else None
     return ExecutionProgress(activities=activities, state=state)
 
 

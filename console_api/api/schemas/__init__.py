@@ -51,6 +51,7 @@ from console_api.api.schemas.controls import (
 from console_api.api.schemas.definitions import (
     ApiRef,
     ApiToApiDefinition,
+    BidiDefinition,
     DbToApiDefinition,
     Pattern,
     WorkflowDefinitionCreate,
@@ -122,6 +123,7 @@ __all__ = [
     "Pattern",
     "ApiRef",
     "ApiToApiDefinition",
+    "BidiDefinition",
     "DbToApiDefinition",
     "WorkflowDefinitionCreate",
     "WorkflowDefinitionPublic",

@@ -4,7 +4,14 @@ from __future__ import annotations
 
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, Field, field_validator, model_validator
+from pydantic import (
+    BaseModel,
+    Field,
+    ValidationInfo,
+    ValidatorFunctionWrapHandler,
+    field_validator,
+    model_validator,
+)
 
 from console_api.api.schemas._common import (
     Moment,
@@ -13,10 +20,12 @@ from console_api.api.schemas._common import (
     Request,
 )
 from workflows.api_types import ApiToApiInput, DbToApiInput
+from workflows.bidi_types import BidiInput, ConflictPolicy, SideName
+from workflows.fan_types import FanInInput, FanOutInput
 from workflows.routing import RoutePlan
 from workflows.sync_types import SyncInput, SyncState
 
-Pattern = Literal["3.1.1", "3.3.1", "3.3.2", "3.1.2", "3.2.1", "3.2.2", "3.3.3"]
+Pattern = Literal["3.1.1", "3.3.1", "3.3.2", "3.1.2", "3.2.1", "3.2.2", "3.3.3", "3.4.1", "3.4.2", "3.4.3"]
 
 
 class ApiRef(Request):
@@ -43,12 +52,41 @@ class ApiToApiDefinition(ApiToApiInput):
     destination: ApiRef  # type: ignore[assignment]
 
 
-DefinitionInput = SyncInput | DbToApiDefinition | ApiToApiDefinition
+class BidiDefinition(BidiInput):
+    """Pattern 3.4.3 as saved: the workflow's input, its policy and agent checks made per field.
+
+    The workflow checks the same rules on the whole input; here each refusal names its field
+    (``priority``, ``agent``) so a console form can point at it.
+    """
+
+    priority: SideName | None = Field(default=None, validate_default=True)
+
+    @field_validator("priority")
+    @classmethod
+    def _priority_fits_policy(cls, value: SideName | None, info: ValidationInfo) -> SideName | None:
+        policy = info.data.get("policy")
+        if policy is ConflictPolicy.SOURCE_PRIORITY and value is None:
+            raise ValueError("policy source_priority needs `priority`: left or right")
+        if policy is not None and policy is not ConflictPolicy.SOURCE_PRIORITY and value is not None:
+            raise ValueError(f"`priority` applies to policy source_priority only, not {policy.value}")
+        return value
+
+    @model_validator(mode="after")
+    def _priority_named(self) -> BidiDefinition:  # replaces BidiInput's whole-input check
+        return self
+
+
+DefinitionInput = (
+    SyncInput | DbToApiDefinition | ApiToApiDefinition | FanOutInput | FanInInput | BidiDefinition
+)
 _INPUT_OF: dict[str, type[BaseModel]] = {
     "3.1.2": DbToApiDefinition,
     "3.2.2": DbToApiDefinition,
     "3.2.1": ApiToApiDefinition,
     "3.3.3": ApiToApiDefinition,
+    "3.4.1": FanOutInput,
+    "3.4.2": FanInInput,
+    "3.4.3": BidiDefinition,
 }
 
 
@@ -56,12 +94,24 @@ class WorkflowDefinitionCreate(Request):
     """A new version of a named definition: a pattern and its input (tenant and queues are derived).
 
     Patterns 3.1.1, 3.3.1 and 3.3.2 take a sync input; 3.1.2, 3.2.1, 3.2.2 and 3.3.3 an input whose API
-    fields are :class:`ApiRef` objects.
+    fields are :class:`ApiRef` objects; 3.4.1, 3.4.2 and 3.4.3 the fan-out, fan-in and bidirectional
+    workflows' own inputs.
     """
 
     name: Name
     pattern: Pattern
     input: DefinitionInput
+
+    @field_validator("input", mode="wrap")
+    @classmethod
+    def _as_pattern_input(
+        cls, value: Any, handler: ValidatorFunctionWrapHandler, info: ValidationInfo
+    ) -> DefinitionInput:
+        """Validate against the pattern's own model, so an error names the field, not every union member."""
+        want = _INPUT_OF.get(info.data.get("pattern", ""))
+        if want is None or isinstance(value, want):
+            return handler(value)
+        return want.model_validate(value)  # type: ignore[return-value]
 
     @field_validator("input")
     @classmethod

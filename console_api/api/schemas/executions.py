@@ -53,7 +53,8 @@ class ExecutionProgress(BaseModel):
 
     activities: list[ActivityProgress]
     state: dict[str, Any] | None = None
-    """The workflow's ``SyncState``: tables done, the current one's counts, pauses and events."""
+    """The workflow's ``progress`` query: a sync's ``SyncState`` (tables done, the current one's counts,
+    pauses and events), a fan-out's per-destination states, a bidirectional sync's ``{"stage": ...}``."""
 
 
 class ExecutionPublic(BaseModel):
