@@ -162,14 +162,31 @@ def incremental_input(inp: dict[str, Any]) -> None:
     inp["tables"] = [{"source_table": "orders", "incremental_column": "id"}, {"source_table": "customers"}]
 
 
+def unchanged(inp: dict[str, Any]) -> None:
+    """A valid input, started as a pattern that has no derived step."""
+
+
 @pytest.mark.parametrize(
-    ("change", "needle"),
-    [(unknown_input, "'clients', which is no source_table"), (incremental_input, "which is incremental")],
+    ("workflow", "change", "needle"),
+    [
+        (
+            "LocalToCloudSync",
+            unknown_input,
+            "derived table 'revenue_by_city' reads 'clients', which is no source_table",
+        ),
+        (
+            "LocalToCloudSync",
+            incremental_input,
+            "derived table 'revenue_by_city' reads 'orders', which is incremental",
+        ),
+        ("LocalToLocalSync", unchanged, "derived tables run in pattern 3.3.1 only, not 3.1.1"),
+    ],
 )
 async def test_derived_input_the_run_cannot_supply_fails_before_anything_runs(
     env: WorkflowEnvironment,
     tmp_path: Path,
     pg_database: Callable[[str], str],
+    workflow: str,
     change: Callable[[dict[str, Any]], None],
     needle: str,
 ) -> None:
@@ -179,14 +196,46 @@ async def test_derived_input_the_run_cannot_supply_fails_before_anything_runs(
     inp = body(tenant, REVENUE_BY_CITY)
     change(inp)
     async with running(tenant, agent=False):
-        handle = await tenant.start("LocalToCloudSync", inp)
+        handle = await tenant.start(workflow, inp)
         with pytest.raises(WorkflowFailureError) as info:
             await handle.result()
     cause = info.value.cause
     assert isinstance(cause, ApplicationError)
     assert cause.type == "InvalidWorkflowInput" and cause.non_retryable
-    assert needle in cause.message and "revenue_by_city" in cause.message
+    assert needle in cause.message
     with psycopg.connect(cloud_url) as conn:
         assert conn.execute("SELECT count(*) FROM pg_tables WHERE schemaname = 'public'").fetchone() == (0,)
     history = await handle.fetch_history()
     assert not [e for e in history.events if e.HasField("activity_task_scheduled_event_attributes")]
+
+
+async def test_plan_the_inputs_schemas_refuse_fails_once_and_purges_the_run(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+) -> None:
+    src_url, cloud_url = pg_database("erp"), pg_database("cloud")
+    make_source(src_url)
+    tenant = Tenant(client=env.client, home=tmp_path)
+    setup(tenant, src_url, cloud_url)
+    by_city = {**REVENUE_BY_CITY["steps"][2], "aggregates": [{"name": "s", "fn": "sum", "column": "status"}]}
+    plan = {**REVENUE_BY_CITY, "steps": [*REVENUE_BY_CITY["steps"][:2], by_city]}
+    async with running(tenant):
+        handle = await tenant.start("LocalToCloudSync", body(tenant, plan))
+        with pytest.raises(WorkflowFailureError) as info:
+            await handle.result()
+        latest = env.client.get_workflow_handle(handle.id)
+        await record_history(latest, "LocalToCloudSync", "derived_plan_refused")
+        last = await latest.fetch_history()
+    cause = info.value.cause.cause  # ActivityError -> ApplicationError
+    assert isinstance(cause, ApplicationError)
+    assert cause.type == "TransformError" and cause.non_retryable
+    assert "by_city" in cause.message and "status" in cause.message
+    attempts = [
+        e.activity_task_started_event_attributes.attempt
+        for e in last.events
+        if e.HasField("activity_task_started_event_attributes")
+    ]
+    assert attempts and max(attempts) == 1  # refused once, not retried
+    with psycopg.connect(cloud_url) as conn:
+        assert conn.execute("SELECT to_regclass('revenue_by_city')").fetchone() == (None,)
+    # The tables' kept chunks were purged even though the derived step failed.
+    assert not any(p.is_file() for p in (tmp_path / "buffer").rglob("*"))
