@@ -131,7 +131,7 @@ def verified(result: RunResult) -> bool:
     record sent.
     """
     if isinstance(result, SyncResult):
-        return all(t.verified for t in [*result.tables, *result.derived])
+        return all(t.verified for t in result.tables) and all(d.verified for d in result.derived)
     if isinstance(result, FanOutResult):
         return result.complete
     if isinstance(result, FanInResult):
