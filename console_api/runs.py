@@ -125,12 +125,13 @@ async def follow_run(
 def verified(result: RunResult) -> bool:
     """Whether a run checked out, so the demo and ``vsc run`` can say so.
 
-    Sync patterns: every table's hashes equal. 3.1.2, 3.2.2: the sent records' hash equals the
+    Sync patterns: every table's hashes equal (a derived table's: its plan output's and its
+    destination's). 3.1.2, 3.2.2: the sent records' hash equals the
     table's. 3.3.3, 3.2.1 (a transform may filter and rewrite): the load's fingerprint counts every
     record sent.
     """
     if isinstance(result, SyncResult):
-        return all(t.verified for t in result.tables)
+        return all(t.verified for t in result.tables) and all(d.verified for d in result.derived)
     if isinstance(result, FanOutResult):
         return result.complete
     if isinstance(result, FanInResult):
@@ -167,6 +168,16 @@ def print_results(console: Console, result: RunResult, *, link: str) -> None:
             f"{t.source.rows:,}" if t.source else "-",
             f"{t.destination.rows:,}" if t.destination else "-",
             "[green]yes[/]" if t.verified else "[red]no[/]",
+        )
+    for d in result.derived:
+        table.add_row(
+            result.pattern,
+            f"derived -> {d.destination_table}",
+            "-",
+            f"{d.rows_written:,}",
+            f"{d.output.rows:,}",
+            f"{d.destination.rows:,}" if d.destination else "-",
+            "[green]yes[/]" if d.verified else "[red]no[/]",
         )
     console.print(table)
     console.print(f"  {link}")

@@ -13,10 +13,11 @@ from typing import Any, ClassVar
 from temporalio import workflow
 
 from workflows import contracts as c
+from workflows.derived import build_derived
 from workflows.routing import EndpointKind, Location, RoutePlan, StepKind, TransformComplexity, plan_route
 from workflows.sync_controls import ControlledSync
 from workflows.sync_loop import StepFn, SyncLoop, current_tenant, parse_input
-from workflows.sync_types import SyncResult, SyncState, TableSpec
+from workflows.sync_types import DerivedResult, SyncResult, SyncState, TableSpec
 
 
 def transform_in_extract(plan: RoutePlan) -> bool:
@@ -45,9 +46,15 @@ def buffered_step(loop: SyncLoop, *, plan: RoutePlan) -> StepFn:
     load_queue = plan.step(StepKind.LOAD).queue
     purge_queue = buffer_owner_queue(plan)
     early = transform_in_extract(plan)
-    run_id = workflow.info().run_id
+    keep = bool(inp.derived)
 
     async def step(spec: TableSpec, state: SyncState) -> tuple[c.StepProgress, SyncState]:
+        run_id = workflow.info().run_id
+        if keep:
+            # Derived tables read every chunk of the run at the end: one buffer run id for the
+            # whole sync (continue-as-new changes the workflow's), purged once by the derived step.
+            run_id = state.buffer_run or run_id
+            state = state.model_copy(update={"buffer_run": run_id})
         extracted = await loop.controls.step_activity(
             c.EXTRACT_TO_BUFFER,
             c.ExtractToBufferInput(
@@ -98,6 +105,7 @@ def buffered_step(loop: SyncLoop, *, plan: RoutePlan) -> StepFn:
                 # Stopped mid-load: count what it wrote, keep the position; the re-run re-applies
                 # the applied chunks as no-op upserts and writes the rest.
                 return c.StepProgress(after=state.after, rows_written=written), state
+        if extracted.buffer.chunks and not keep:
             await workflow.execute_activity(
                 c.PURGE_BUFFER,
                 c.PurgeBufferInput(tenant=tenant, run_id=run_id),
@@ -107,7 +115,11 @@ def buffered_step(loop: SyncLoop, *, plan: RoutePlan) -> StepFn:
             )
         progress = extracted.progress.model_copy(update={"rows_written": written})
         seq = state.buffer_seq + len(extracted.buffer.chunks)
-        return progress, state.model_copy(update={"buffer_seq": seq})
+        update: dict[str, Any] = {"buffer_seq": seq}
+        if spec.source_table in inp.kept_tables:
+            kept = (*state.kept.get(spec.source_table, ()), extracted.buffer)
+            update["kept"] = {**state.kept, spec.source_table: kept}
+        return progress, state.model_copy(update=update)
 
     return step
 
@@ -122,27 +134,39 @@ class BufferedSync(ControlledSync):
     PATTERN: ClassVar[str]
     SOURCE: ClassVar[EndpointKind]
     DESTINATION: ClassVar[EndpointKind]
+    DERIVED: ClassVar[bool] = False
+    """Whether the pattern builds derived tables (3.3.1: they are cloud tables, like its destination)."""
 
     def __init__(self) -> None:
         super().__init__()
         self._loop: SyncLoop | None = None
 
     async def sync(self, raw: dict[str, Any]) -> SyncResult:
-        """Validate the input, route the steps and run every table through the buffer."""
+        """Validate the input, route the steps, run every table through the buffer, then derived ones."""
         inp = parse_input(raw)
         tenant = current_tenant()
         plan = plan_route(
             tenant=tenant,
             source=self.SOURCE,
             destination=self.DESTINATION,
-            transform=TransformComplexity.SIMPLE,
+            transform=TransformComplexity.COMPLEX if inp.derived else TransformComplexity.SIMPLE,
             agent=inp.agent,
         )
         loop = self._loop = SyncLoop(pattern=self.PATTERN, inp=inp, tenant=tenant, controls=self._controls)
+
+        async def finish() -> tuple[DerivedResult, ...]:
+            return await build_derived(
+                loop,
+                transform_queue=plan.step(StepKind.TRANSFORM).queue,
+                load_queue=plan.step(StepKind.LOAD).queue,
+                purge_queue=buffer_owner_queue(plan),
+            )
+
         return await loop.run(
             step=buffered_step(loop, plan=plan),
             source_queue=plan.step(StepKind.EXTRACT).queue,
             destination_queue=plan.step(StepKind.LOAD).queue,
+            finish=finish if self.DERIVED else None,
         )
 
     def state(self) -> SyncState:

@@ -2,7 +2,8 @@
 
 The agent extracts and encrypts chunks into the buffer; the cloud worker decrypts, applies
 the declarative transform and upserts. The history carries only ``BufferRef`` claim checks.
-The steps are shared with 3.3.2 (:mod:`workflows.buffered`).
+The steps are shared with 3.3.2 (:mod:`workflows.buffered`). Only this pattern builds derived
+tables (:mod:`workflows.derived`): set-level plans over the run's tables, loaded into the cloud.
 """
 
 from __future__ import annotations
@@ -23,6 +24,7 @@ class LocalToCloudSync(BufferedSync):
     PATTERN = "3.3.1"
     SOURCE = EndpointKind.LOCAL_DB
     DESTINATION = EndpointKind.CLOUD_DB
+    DERIVED = True
 
     @workflow.run
     async def run(self, raw: dict[str, Any]) -> SyncResult:

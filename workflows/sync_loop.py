@@ -21,7 +21,7 @@ from temporalio.exceptions import ApplicationError
 from workflows import contracts as c
 from workflows.queues import QueueNameError, parse_queue
 from workflows.sync_controls import Controls, StepInterrupted
-from workflows.sync_types import SyncInput, SyncResult, SyncState, TableResult, TableSpec
+from workflows.sync_types import DerivedResult, SyncInput, SyncResult, SyncState, TableResult, TableSpec
 from workflows.types import Fingerprint
 
 RETRY = RetryPolicy(
@@ -78,6 +78,7 @@ def current_tenant() -> str:
 
 
 StepFn = Callable[[TableSpec, SyncState], Awaitable[tuple[c.StepProgress, SyncState]]]
+FinishFn = Callable[[], Awaitable[tuple[DerivedResult, ...]]]
 
 
 class SyncLoop:
@@ -105,14 +106,24 @@ class SyncLoop:
         """The state with the run's current controls, for the ``progress`` query and continue-as-new."""
         return self.state.model_copy(update={"controls": self.controls.state})
 
-    async def run(self, *, step: StepFn, source_queue: str, destination_queue: str) -> SyncResult:
+    async def run(
+        self, *, step: StepFn, source_queue: str, destination_queue: str, finish: FinishFn | None = None
+    ) -> SyncResult:
         """Run every table to completion, continuing-as-new when the history gets long.
 
         Args:
             step: Moves the next slice of a table and returns its progress.
             source_queue: Queue of the workers that reach the source (for verification).
             destination_queue: Queue of the workers that reach the destination.
+            finish: Builds the input's derived tables once every table is done; a pattern
+                without it refuses an input that has any.
         """
+        if self.inp.derived and finish is None:
+            raise ApplicationError(
+                f"invalid workflow input: derived tables run in pattern 3.3.1 only, not {self.pattern}",
+                type="InvalidWorkflowInput",
+                non_retryable=True,
+            )
         steps = 0
         while self.state.table_index < len(self.inp.tables):
             spec = self.inp.tables[self.state.table_index]
@@ -136,6 +147,7 @@ class SyncLoop:
             elif steps >= self.inp.max_steps_per_run or workflow.info().is_continue_as_new_suggested():
                 await workflow.wait_condition(workflow.all_handlers_finished)
                 self._continue(self.snapshot().model_copy(update={"continued": self.state.continued + 1}))
+        derived = await finish() if finish is not None and self.inp.derived else ()
         await workflow.wait_condition(workflow.all_handlers_finished)
         if self.controls.enabled and self.controls.state.rerun:
             # A fresh table loop under the same pipeline: it starts from the cursors just saved.
@@ -143,7 +155,7 @@ class SyncLoop:
             self._continue(
                 SyncState(controls=ctl.model_copy(update={"rerun": False, "passes": ctl.passes + 1}))
             )
-        return SyncResult(pattern=self.pattern, tables=self.state.done)
+        return SyncResult(pattern=self.pattern, tables=self.state.done, derived=derived)
 
     def _continue(self, state: SyncState) -> NoReturn:
         # Runs are pinned to their build; the next run starts on the current one, so a long sync

@@ -1,4 +1,4 @@
-"""Inputs, state and results of the table-sync workflows (Patterns 3.1.1 and 3.3.1).
+"""Inputs, state and results of the table-sync workflows (Patterns 3.1.1, 3.3.1 and 3.3.2).
 
 A workflow takes plain JSON (so the stock ``temporal workflow start --input`` works) and
 validates it into these models itself: a bad input then fails the run with a readable,
@@ -13,7 +13,8 @@ from pydantic import Field, model_validator
 
 from workflows.contracts import BatchLimits
 from workflows.transform import TransformSpec
-from workflows.types import Fingerprint, Frozen, Identifier
+from workflows.transform_plan import TransformPlan
+from workflows.types import BufferRef, Fingerprint, Frozen, Identifier
 
 
 class TableSpec(Frozen):
@@ -42,6 +43,38 @@ class TableSpec(Frozen):
     def target(self) -> str:
         """Destination table name (defaults to the source name)."""
         return self.destination_table or self.source_table
+
+
+class DerivedTable(Frozen):
+    """A cloud table computed by a set-level plan over tables of the same run (Pattern 3.3.1 only).
+
+    The plan's ``inputs`` name tables of the run by ``source_table``; each input is every row
+    that run extracted from that table, as extracted (before the table's own row ``transform``,
+    which 3.3.1 applies in the load). The output is upserted into ``destination_table`` on the
+    plan's output key; rows of earlier runs that the output no longer has are not deleted.
+    Inputs may not be incremental: an incremental run extracts only the changed rows, and an
+    aggregate or join over those would overwrite complete results with partial ones.
+    """
+
+    destination_table: Identifier
+    plan: TransformPlan
+
+
+class DerivedResult(Frozen):
+    """What one derived table's run produced and, with ``verify``, what its destination holds."""
+
+    destination_table: str
+    rows: int
+    """Rows the plan produced."""
+    rows_written: int = 0
+    output: Fingerprint
+    """Fingerprint of the plan's output, as the engine computed it before the load."""
+    destination: Fingerprint | None = None
+
+    @property
+    def verified(self) -> bool:
+        """True when the destination's fingerprint equals the plan output's."""
+        return self.output == self.destination
 
 
 class TableResult(Frozen):
@@ -115,6 +148,10 @@ class SyncState(Frozen):
     after: tuple[Any, ...] | None = None
     since: Any = None
     buffer_seq: int = 0
+    buffer_run: str | None = None
+    """Run id the chunks are written under when kept for derived tables (stable across continue-as-new)."""
+    kept: dict[str, tuple[BufferRef, ...]] = Field(default_factory=dict)
+    """Claim checks of every extract so far per derived tables' input table (empty without them)."""
     continued: int = 0
     controls: RunControls = RunControls()
 
@@ -134,7 +171,39 @@ class SyncInput(Frozen):
     """Fingerprint both sides of every table at the end of the run."""
     max_steps_per_run: int = Field(default=500, ge=1)
     """Continue-as-new after this many activity round trips, to keep histories short."""
+    derived: tuple[DerivedTable, ...] = Field(default=(), max_length=16)
+    """Tables computed in the cloud from this run's tables once they are extracted (3.3.1 only)."""
     state: SyncState = SyncState()
+
+    @model_validator(mode="after")
+    def _derived_inputs_known(self) -> SyncInput:
+        tables = {t.source_table: t for t in self.tables}
+        taken = {t.target for t in self.tables}
+        for d in self.derived:
+            for name in d.plan.inputs:
+                spec = tables.get(name)
+                if spec is None:
+                    raise ValueError(
+                        f"derived table {d.destination_table!r} reads {name!r}, which is no source_table "
+                        f"of this run (tables: {sorted(tables)})"
+                    )
+                if spec.incremental_column:
+                    raise ValueError(
+                        f"derived table {d.destination_table!r} reads {name!r}, which is incremental: "
+                        "a derived table sees only the rows its run extracted, so its inputs must be "
+                        "full reads (drop `incremental_column` on them)"
+                    )
+            if d.destination_table in taken:
+                raise ValueError(
+                    f"derived table {d.destination_table!r} would write a table this run already writes"
+                )
+            taken.add(d.destination_table)
+        return self
+
+    @property
+    def kept_tables(self) -> frozenset[str]:
+        """Source tables whose chunks are kept until the derived tables are built."""
+        return frozenset(name for d in self.derived for name in d.plan.inputs)
 
 
 class SyncResult(Frozen):
@@ -142,6 +211,7 @@ class SyncResult(Frozen):
 
     pattern: str
     tables: tuple[TableResult, ...]
+    derived: tuple[DerivedResult, ...] = ()
 
     @property
     def rows_written(self) -> int:

@@ -292,7 +292,9 @@ class TransformBufferedInput(Frozen):
     run_id: str
     step: StepId
     plan: TransformPlan
-    inputs: dict[Identifier, BufferRef]
+    inputs: dict[Identifier, BufferRef | tuple[BufferRef, ...]]
+    """Per plan input its claim check, or several (one per extract of a table read in steps:
+    each extract seals its chunks under its own times, so their claim checks cannot be joined)."""
     limits: EngineLimits = EngineLimits()
 
     @model_validator(mode="after")
@@ -301,7 +303,18 @@ class TransformBufferedInput(Frozen):
             raise ValueError(
                 f"inputs {sorted(self.inputs)} do not match the plan's inputs {sorted(self.plan.inputs)}"
             )
+        for name in self.inputs:
+            refs = self.refs(name)
+            if not refs:
+                raise ValueError(f"input {name!r} has no claim check")
+            if any(r.table_schema != refs[0].table_schema for r in refs):
+                raise ValueError(f"the claim checks of input {name!r} differ in schema")
         return self
+
+    def refs(self, name: str) -> tuple[BufferRef, ...]:
+        """The claim checks of one input, in order."""
+        value = self.inputs[name]
+        return (value,) if isinstance(value, BufferRef) else value
 
 
 class EngineStats(Frozen):

@@ -84,7 +84,7 @@ class TransformActivities:
         with activity_errors():
             check_tenant(inp.tenant)
             # Before any chunk is read: every schema problem of the plan surfaces here.
-            checked = check_plan(inp.plan, {name: ref.table_schema for name, ref in inp.inputs.items()})
+            checked = check_plan(inp.plan, {name: inp.refs(name)[0].table_schema for name in inp.inputs})
             run_id = output_run_id(inp.run_id, inp.step)
             self.buffer.purge_run(tenant=inp.tenant, run_id=run_id)
             writer = self.buffer.open_writer(
@@ -94,7 +94,7 @@ class TransformActivities:
             try:
                 with PlanRun(checked, inp.limits, workdir=self.workdir, tick=beat.keepalive) as run:
                     for name in inp.plan.inputs:
-                        for rows in run.load(name, self._chunks(inp.inputs[name], inp.tenant)):
+                        for rows in run.load(name, self._chunks(inp.refs(name), inp.tenant)):
                             p = beat.progress
                             beat.update(chunks_read=p.chunks_read + 1, rows_read=p.rows_read + rows)
                     beat.update(phase="execute")
@@ -113,10 +113,11 @@ class TransformActivities:
             ref = writer.finish()
             return TransformBufferedResult(buffer=ref, rows=ref.rows, fingerprint=fingerprint, stats=stats)
 
-    def _chunks(self, ref: BufferRef, tenant: str) -> Iterator[pa.Table]:
+    def _chunks(self, refs: tuple[BufferRef, ...], tenant: str) -> Iterator[pa.Table]:
         # Lazily: a chunk is fetched and decrypted only when the engine is ready for it.
-        for chunk in ref.chunks:
-            yield self.buffer.read_chunk(ref, chunk, tenant=tenant)
+        for ref in refs:
+            for chunk in ref.chunks:
+                yield self.buffer.read_chunk(ref, chunk, tenant=tenant)
 
     @staticmethod
     def _written(

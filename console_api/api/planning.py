@@ -26,8 +26,12 @@ _INPUT = ("body", "input")
 
 
 def definition_document(pattern: str, body: SyncInput) -> dict[str, Any]:
-    """The stored, hashed form of a definition: pattern and input, without workflow state."""
-    return {"pattern": pattern, "input": body.model_dump(mode="json", exclude={"state"})}
+    """The stored, hashed form of a definition: pattern and input, without workflow state.
+
+    ``derived`` is left out when empty, so definitions saved before it existed keep their hash.
+    """
+    exclude = {"state"} if body.derived else {"state", "derived"}
+    return {"pattern": pattern, "input": body.model_dump(mode="json", exclude=exclude)}
 
 
 def canonical_json(document: dict[str, Any]) -> bytes:
@@ -105,11 +109,12 @@ def plan_definition(session: TenantSession, *, pattern: str, body: SyncInput) ->
             (*_INPUT, "destination_connection"), f"connection {destination.name!r} is not granted write"
         )
     enrolled_agent(session, body.agent)
-    complexity = (
-        TransformComplexity.SIMPLE
-        if any(t.transform is not None for t in body.tables)
-        else TransformComplexity.NONE
-    )
+    if body.derived:
+        complexity = TransformComplexity.COMPLEX
+    elif any(t.transform is not None for t in body.tables):
+        complexity = TransformComplexity.SIMPLE
+    else:
+        complexity = TransformComplexity.NONE
     try:
         return plan_route(
             tenant=session.tenant_id,

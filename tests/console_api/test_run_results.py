@@ -8,7 +8,7 @@ from console_api.runs import SummaryLine, print_results, print_summary, verified
 from workflows.api_types import ApiFlowResult, ApiStepResult
 from workflows.bidi_types import BidiResult, SideResult
 from workflows.fan_types import DestinationStatus, FanInResult, FanOutResult, SourceCount
-from workflows.sync_types import SyncResult, TableResult
+from workflows.sync_types import DerivedResult, SyncResult, TableResult
 from workflows.types import Fingerprint
 
 A, B = Fingerprint(rows=3, content_hash="a" * 32), Fingerprint(rows=3, content_hash="b" * 32)
@@ -80,3 +80,14 @@ def test_fan_results_print_one_row_per_endpoint() -> None:
     print_results(console, fan_out(("done", A), ("retrying", None)), link=LINK)
     text = console.export_text()
     assert "dw0" in text and "dw1" in text and "retrying" in text
+
+
+def test_a_sync_with_a_derived_table_is_verified_only_when_its_destination_equals_the_output() -> None:
+    table = TableResult(source_table="t", destination_table="t", source=A, destination=A)
+    derived = DerivedResult(destination_table="by_city", rows=3, rows_written=3, output=A, destination=A)
+    good = SyncResult(pattern="3.3.1", tables=(table,), derived=(derived,))
+    assert verified(good)
+    assert not verified(good.model_copy(update={"derived": (derived.model_copy(update={"destination": B}),)}))
+    console = Console(width=160, record=True)
+    print_results(console, good, link=LINK)
+    assert "derived -> by_city" in console.export_text()

@@ -93,9 +93,9 @@ _INPUT_OF: dict[str, type[BaseModel]] = {
 class WorkflowDefinitionCreate(Request):
     """A new version of a named definition: a pattern and its input (tenant and queues are derived).
 
-    Patterns 3.1.1, 3.3.1 and 3.3.2 take a sync input; 3.1.2, 3.2.1, 3.2.2 and 3.3.3 an input whose API
-    fields are :class:`ApiRef` objects; 3.4.1, 3.4.2 and 3.4.3 the fan-out, fan-in and bidirectional
-    workflows' own inputs.
+    Patterns 3.1.1, 3.3.1 and 3.3.2 take a sync input (only 3.3.1's may have ``derived`` tables);
+    3.1.2, 3.2.1, 3.2.2 and 3.3.3 an input whose API fields are :class:`ApiRef` objects; 3.4.1, 3.4.2
+    and 3.4.3 the fan-out, fan-in and bidirectional workflows' own inputs.
     """
 
     name: Name
@@ -125,6 +125,10 @@ class WorkflowDefinitionCreate(Request):
         want = _INPUT_OF.get(self.pattern, SyncInput)
         if not isinstance(self.input, want):
             raise ValueError(f"pattern {self.pattern} takes a {want.__name__} input")
+        if isinstance(self.input, SyncInput) and self.input.derived and self.pattern != "3.3.1":
+            # Derived tables are cloud tables built by the cloud transform engine: only 3.3.1's
+            # destination is in the cloud, and 3.1.1's data never leaves the premises.
+            raise ValueError(f"`derived` tables run in pattern 3.3.1 only, not {self.pattern}")
         return self
 
 

@@ -171,3 +171,46 @@ async def test_list_workflow_definitions_excludes_other_tenant(api: Api) -> None
     mine = (await api.call("POST", "/workflow-definitions", json=definition())).json()
     listed = (await api.call("GET", "/workflow-definitions", params={"name": "orders"})).json()
     assert [d["id"] for d in listed["data"]] == [mine["id"]]
+
+
+REVENUE = {
+    "destination_table": "revenue_by_customer",
+    "plan": {
+        "inputs": ["orders"],
+        "steps": [
+            {
+                "op": "aggregate",
+                "name": "by_customer",
+                "source": "orders",
+                "group_by": ["customer_id"],
+                "aggregates": [{"name": "revenue", "fn": "sum", "column": "amount"}],
+            }
+        ],
+    },
+}
+
+
+async def test_create_workflow_definition_with_derived_tables(api: Api) -> None:
+    await ready(api)
+    r = await api.call(
+        "POST", "/workflow-definitions", json=definition("3.3.1", "cloud_dw", derived=[REVENUE])
+    )
+    assert r.status_code == 201, r.text
+    saved = r.json()
+    assert saved["input"]["derived"][0]["plan"]["steps"][0]["group_by"] == ["customer_id"]
+    # No row transform: the transform step is the derived tables' set-level one.
+    assert [(s["kind"], s["location"]) for s in saved["plan"]["steps"]] == [
+        ("extract", "agent"),
+        ("transform", "cloud"),
+        ("load", "cloud"),
+    ]
+    plain = (await api.call("POST", "/workflow-definitions", json=definition("3.3.1", "cloud_dw"))).json()
+    assert "derived" not in plain["input"]  # definitions without it keep their earlier hash
+    unknown = {**REVENUE, "plan": {**REVENUE["plan"], "inputs": ["invoices"]}}
+    unknown["plan"]["steps"] = [{**REVENUE["plan"]["steps"][0], "source": "invoices"}]
+    r = await api.call(
+        "POST", "/workflow-definitions", json=definition("3.3.1", "cloud_dw", derived=[unknown])
+    )
+    assert r.status_code == 422 and "'invoices', which is no source_table" in r.json()["detail"]
+    r = await api.call("POST", "/workflow-definitions", json=definition("3.1.1", "dw", derived=[REVENUE]))
+    assert r.status_code == 422 and "run in pattern 3.3.1 only, not 3.1.1" in r.json()["detail"]
