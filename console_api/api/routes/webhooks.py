@@ -18,6 +18,7 @@ from console_api.api.deps import ContextDep, CurrentPrincipal, OperatorPrincipal
 from console_api.api.hook_signature import new_hook_key
 from console_api.api.problems import error_responses, field_error
 from console_api.api.schemas import WebhookCreate, WebhookCreated, WebhookPublic, WebhooksPublic
+from workflows.registry import SYNC_PATTERNS
 
 router = APIRouter(prefix="/webhooks", tags=["webhooks"], responses=error_responses(401, 422))
 KEY_FIELD = "hmac_key"
@@ -62,6 +63,13 @@ def create_webhook(
     if definition is None or definition.tenant_id != session.tenant_id:
         raise field_error(
             ("body", "definition_id"), f"the tenant has no workflow definition {body.definition_id!r}"
+        )
+    if definition.pattern not in SYNC_PATTERNS:
+        # A delivery during a run signals `event`, which only the table syncs act on (one more pass).
+        raise field_error(
+            ("body", "definition_id"),
+            f"pattern {definition.pattern} cannot be triggered by a webhook yet; "
+            f"only the table syncs ({', '.join(sorted(SYNC_PATTERNS))}) act on events",
         )
     if session.scalar(select(Webhook.id).where(Webhook.name == body.name)) is not None:
         raise HTTPException(409, f"a webhook named {body.name!r} already exists")

@@ -335,3 +335,14 @@ async def test_a_fan_out_runs_through_executions_and_a_schedule(
     assert changed != source
     for n in ("cloud_a", "cloud_b"):
         assert table_state(urls[n]) == changed and changed[0] == ROWS
+
+
+async def test_a_webhook_is_refused_for_a_pattern_that_does_not_act_on_events(saving: Api) -> None:
+    api = saving
+    saved = await api.call("POST", "/workflow-definitions", api.operator, json=FAN_OUT)
+    assert saved.status_code == 201, saved.text
+    r = await api.call("POST", "/webhooks", json={"name": "fan-hook", "definition_id": saved.json()["id"]})
+    assert r.status_code == 422, r.text
+    [error] = r.json()["errors"]
+    assert error["loc"][-1] == "definition_id" and "cannot be triggered by a webhook" in error["msg"], error
+    assert (await api.call("GET", "/webhooks")).json()["count"] == 0
