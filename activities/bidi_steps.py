@@ -296,38 +296,85 @@ class BidiSteps:
 
     @activity.defn(name=b.BIDI_APPLY, no_thread_cancel_exception=True)
     def apply(self, inp: b.ApplyInput) -> int:
-        """Upsert the agreed rows into the side (its shadow is marked later, by ``bidi_mark``).
+        """Upsert the agreed rows still as the round read them (its shadow is marked later, by ``bidi_mark``).
 
-        A chunk applied twice (a crash before its heartbeat) changes nothing: returns the rows
-        the side really changed; a row the side already held counts zero.
+        Each chunk's target rows are locked and compared with what the round read (the side's
+        collected row, else its shadow hash, else absent) in the upsert's own transaction; a row
+        the side changed since is skipped, left unmarked, and read as a change next round. A
+        chunk applied twice (a crash before its heartbeat) changes nothing: returns the rows the
+        side really changed; a row the side already held counts zero.
         """
         with activity_errors():
             check_tenant(inp.tenant)
+            read: dict[str, str | None] | None = None
 
             def load(dst: SqlConnector, schema: TableSchema, table: pa.Table) -> int:
-                return dst.load(schema=schema, batch=table, key=schema.primary_key, table=inp.table)
+                nonlocal read
+                if inp.read is None:  # a round started before the guard existed
+                    return dst.load(schema=schema, batch=table, key=schema.primary_key, table=inp.table)
+                if read is None:
+                    read = {**self._read_shadow(dst, inp.shadow_table), **self._hashes(inp.read, inp.tenant)}
+                with dst.write_transaction():
+                    held, agreed = self._current(dst, schema, table, inp.table)
+                    keep = [held.get(k) in (read.get(k), h) for k, h in agreed]
+                    return dst.load(
+                        schema=schema,
+                        batch=table.filter(pa.array(keep, pa.bool_())),
+                        key=schema.primary_key,
+                        table=inp.table,
+                    )
 
             return self._each_chunk(inp, load)
 
     @activity.defn(name=b.BIDI_MARK, no_thread_cancel_exception=True)
     def mark(self, inp: b.ApplyInput) -> int:
-        """Record the agreed rows' hashes in the side's shadow, once both sides hold the rows.
+        """Record in the side's shadow the agreed rows it holds, once both sides applied them.
 
         Marking only after both applies keeps the two shadows equal: if one side's apply fails,
-        neither shadow moved, so the next round sees every unsynced row as a change again.
-        Returns the rows marked.
+        neither shadow moved, so the next round sees every unsynced row as a change again. A row
+        the side changed after the round read it (skipped by the apply) is not marked, so it
+        stays a change. Returns the rows marked.
         """
         with activity_errors():
             check_tenant(inp.tenant)
             shadow = shadow_schema(inp.shadow_table)
 
             def record(dst: SqlConnector, schema: TableSchema, table: pa.Table) -> int:
-                for batch in table.to_batches():
-                    rows = {"row_key": row_keys(batch, schema), "row_hash": row_hashes(batch, schema)}
-                    dst.load(schema=shadow, batch=pa.table(rows), key=shadow.primary_key)
-                return table.num_rows
+                with dst.write_transaction():
+                    held, agreed = self._current(dst, schema, table, inp.table)
+                    pairs = [(k, h) for k, h in agreed if inp.read is None or held.get(k) == h]
+                    if pairs:
+                        rows = {"row_key": [k for k, _ in pairs], "row_hash": [h for _, h in pairs]}
+                        dst.load(schema=shadow, batch=pa.table(rows), key=shadow.primary_key)
+                return len(pairs)
 
             return self._each_chunk(inp, record, shadow=shadow)
+
+    def _hashes(self, ref: BufferRef, tenant: str) -> dict[str, str | None]:
+        """Key -> content hash of the rows in ``ref`` (a side's collected rows)."""
+        buffer = self._require_buffer()
+        out: dict[str, str | None] = {}
+        for chunk in ref.chunks:
+            for batch in buffer.read_chunk(ref, chunk, tenant=tenant).to_batches():
+                out.update(
+                    zip(row_keys(batch, ref.table_schema), row_hashes(batch, ref.table_schema), strict=True)
+                )
+            activity.heartbeat()
+        return out
+
+    @staticmethod
+    def _current(
+        dst: SqlConnector, schema: TableSchema, table: pa.Table, name: str
+    ) -> tuple[dict[str, str], list[tuple[str, str]]]:
+        """The side's locked rows of ``table``'s keys (key -> hash), and ``table``'s (key, hash) pairs."""
+        ordered = table.select([c.name for c in schema.columns])
+        held: dict[str, str] = {}
+        for batch in dst.locked_rows(schema, ordered, table=name).to_batches():
+            held.update(zip(row_keys(batch, schema), row_hashes(batch, schema), strict=True))
+        agreed: list[tuple[str, str]] = []
+        for batch in ordered.to_batches():
+            agreed.extend(zip(row_keys(batch, schema), row_hashes(batch, schema), strict=True))
+        return held, agreed
 
     def _each_chunk(
         self,

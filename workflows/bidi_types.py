@@ -92,6 +92,9 @@ class SideResult(Frozen):
     """Of those, rows that differ from what the last sync agreed (the side's own edits)."""
     rows_written: int = 0
     """Rows this run inserted or changed on the side (the other side's winning changes)."""
+    skipped_changed: int = 0
+    """Agreed rows not written because the side changed them after this round read them (lost-update
+    guard); the next round reads them as the side's own changes."""
     cursor: Any = None
 
 
@@ -188,6 +191,9 @@ class ApplyInput(Frozen):
     table: Identifier
     shadow_table: Identifier
     agreed: BufferRef
+    read: BufferRef | None = None
+    """The side's rows this round collected: a row is written only while it still is what the round
+    read (these rows, else the shadow's), so a concurrent edit is not overwritten. None: unguarded."""
 
 
 class ConflictQuery(Frozen):

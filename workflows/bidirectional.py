@@ -148,6 +148,8 @@ class BidirectionalSync:
                 retry_policy=RETRY,
             )
 
+        read = {"left": left.buffer, "right": right.buffer}
+
         async def apply(side: b.SideName, activity: str) -> int:
             if not rec.agreed.chunks:
                 return 0
@@ -160,6 +162,7 @@ class BidirectionalSync:
                     table=spec.table,
                     shadow_table=shadow_table(inp.pipeline, side),
                     agreed=rec.agreed,
+                    read=read[side],
                 ),
                 result_type=int,
                 task_queue=queues[side],
@@ -175,7 +178,9 @@ class BidirectionalSync:
             await self._audit(b.BIDI_APPLY, "load", f"{spec.connection}.{spec.table}", rec.agreed.rows)
         # Both sides hold the agreed rows: only now may their shadows say so (see bidi_mark).
         self._stage = "marking the agreed rows in both shadows"
-        await asyncio.gather(apply("left", b.BIDI_MARK), apply("right", b.BIDI_MARK))
+        marked = await asyncio.gather(apply("left", b.BIDI_MARK), apply("right", b.BIDI_MARK))
+        # A side's agreed rows left unmarked are those it changed after this round read them.
+        skipped = [rec.agreed.rows - n if rec.agreed.chunks else 0 for n in marked]
         self._stage = "saving cursors"
         if rec.resolved:
             await workflow.execute_activity(
@@ -196,12 +201,14 @@ class BidirectionalSync:
                 rows_read=left.rows_read,
                 changed=left.changed,
                 rows_written=written_left,
+                skipped_changed=skipped[0],
                 cursor=left.max_cursor,
             ),
             right=b.SideResult(
                 rows_read=right.rows_read,
                 changed=right.changed,
                 rows_written=written_right,
+                skipped_changed=skipped[1],
                 cursor=right.max_cursor,
             ),
             conflicts=rec.conflicts,

@@ -19,6 +19,7 @@ from activities.connections import ConnectionProfile
 from activities.errors import InvalidInputError, SchemaMismatchError, TableNotFoundError, WriteNotGrantedError
 from activities.fingerprints import fingerprint_batches, json_columns_of
 from activities.sql.errors import ARROW_ERRORS, ColumnValueError, arrow_errors, db_errors
+from activities.sql.guarded import GuardedWrites
 from activities.sql.models import PrivilegeReport
 from activities.sql.query_source import QuerySources
 from activities.sql.typemap import ddl_type, is_compatible
@@ -30,7 +31,7 @@ __all__ = ["SqlConnector", "open_connector"]
 _IDENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_$]{0,62}$")
 
 
-class SqlConnector(QuerySources, ABC):
+class SqlConnector(QuerySources, GuardedWrites, ABC):
     """A connection to one database named by a profile; use it as a context manager.
 
     Args:

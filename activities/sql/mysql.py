@@ -138,6 +138,20 @@ class MySqlConnector(SqlConnector):
         with self.conn.cursor() as cur:
             cur.execute(sql)
 
+    @contextmanager
+    def _begin_write(self) -> Iterator[None]:
+        conn = self.conn
+        conn.begin()
+        try:
+            yield
+            conn.commit()
+        except BaseException:
+            conn.rollback()
+            raise
+
+    def _fetch_in_write(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        return self._fetch(sql, params)
+
     def _upsert(self, *, schema: TableSchema, table: str, rows: list[tuple], key: Sequence[str]) -> int:
         names = [c.name for c in schema.columns]
         rest = [n for n in names if n not in key] or list(key)
@@ -150,27 +164,20 @@ class MySqlConnector(SqlConnector):
         key_sql = "(" + ", ".join(self.quote(k) for k in key) + ")"
         key_row = "(" + ", ".join(["%s"] * len(key)) + ")"
         changed = 0
-        conn = self.conn
-        conn.begin()
-        try:
-            with conn.cursor() as cur:
-                for start in range(0, len(rows), 1000):
-                    chunk = rows[start : start + 1000]
-                    # affected rows are 1 per insert and 2 per changed row, so count the keys that
-                    # already exist (locking them, as the upsert would) to tell inserts from updates
-                    cur.execute(
-                        f"SELECT COUNT(*) FROM {self.quote(table)} WHERE {key_sql} IN "
-                        f"({', '.join([key_row] * len(chunk))}) FOR UPDATE",
-                        [row[i] for row in chunk for i in key_index],
-                    )
-                    existing = cur.fetchone()[0]
-                    affected = cur.execute(head + ", ".join([row_sql] * len(chunk)) + tail, sum(chunk, ()))
-                    inserted = len(chunk) - existing
-                    changed += inserted + (affected - inserted) // 2
-            conn.commit()
-        except BaseException:
-            conn.rollback()
-            raise
+        with self.write_transaction(), self.conn.cursor() as cur:
+            for start in range(0, len(rows), 1000):
+                chunk = rows[start : start + 1000]
+                # affected rows are 1 per insert and 2 per changed row, so count the keys that
+                # already exist (locking them, as the upsert would) to tell inserts from updates
+                cur.execute(
+                    f"SELECT COUNT(*) FROM {self.quote(table)} WHERE {key_sql} IN "
+                    f"({', '.join([key_row] * len(chunk))}) FOR UPDATE",
+                    [row[i] for row in chunk for i in key_index],
+                )
+                existing = cur.fetchone()[0]
+                affected = cur.execute(head + ", ".join([row_sql] * len(chunk)) + tail, sum(chunk, ()))
+                inserted = len(chunk) - existing
+                changed += inserted + (affected - inserted) // 2
         return changed
 
     def privileges(self) -> PrivilegeReport:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import uuid
 from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager
 from typing import Any
 
 import psycopg
@@ -146,6 +147,13 @@ class PostgresConnector(SqlConnector):
 
     def _execute_ddl(self, sql: str) -> None:
         self.conn.execute(sql)
+
+    def _begin_write(self) -> AbstractContextManager[None]:
+        # the upsert's own conn.transaction() nests as a savepoint inside this one
+        return self.conn.transaction()  # type: ignore[return-value]
+
+    def _fetch_in_write(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        return list(self.conn.execute(sql, params).fetchall())
 
     def _read_batches(
         self,

@@ -10,6 +10,7 @@ import os
 import sqlite3
 import time as _time
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import UTC, date, datetime, time
 from decimal import Decimal
 from typing import Any
@@ -32,6 +33,7 @@ class SqliteConnector(SqlConnector):
 
     dialect = "sqlite"
     placeholder = "?"
+    lock_clause = ""
 
     _conn: sqlite3.Connection | None = None
 
@@ -157,14 +159,23 @@ class SqliteConnector(SqlConnector):
             sql += "DO NOTHING"
         conn = self.conn
         before = conn.total_changes
+        with self.write_transaction():
+            conn.executemany(sql, rows)
+        return conn.total_changes - before
+
+    @contextmanager
+    def _begin_write(self) -> Iterator[None]:
+        conn = self.conn
         conn.execute("BEGIN IMMEDIATE")
         try:
-            conn.executemany(sql, rows)
+            yield
             conn.execute("COMMIT")
         except BaseException:
             conn.execute("ROLLBACK")
             raise
-        return conn.total_changes - before
+
+    def _fetch_in_write(self, sql: str, params: Sequence[Any]) -> list[tuple]:
+        return list(self.conn.execute(sql, list(params)).fetchall())
 
     def privileges(self) -> PrivilegeReport:
         """SQLite has no users: whoever can write the file (or its directory) can write."""

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Callable
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -13,7 +14,7 @@ from activities.bidi_steps import BidiSteps, Change, decide
 from activities.buffer import BufferStore, DirectoryBackend
 from activities.connections import ConnectionRegistry
 from activities.crypto import LocalKeyring
-from tests.workflows.test_bidirectional import content_hash, edits, expected, initial, state_of, write
+from tests.workflows.test_bidirectional import T1, content_hash, edits, expected, initial, state_of, write
 from workflows import bidi_types as b
 from workflows.queues import agent_queue
 
@@ -67,13 +68,18 @@ def collect(steps: BidiSteps, side: b.SideName, run: str) -> b.CollectResult:
 
 def reconcile(steps: BidiSteps, run: str) -> b.ReconcileResult:
     """Collect both sides from scratch (no cursor) and reconcile them, last writer wins."""
+    return reconciled(steps, run)[0]
+
+
+def reconciled(steps: BidiSteps, run: str) -> tuple[b.ReconcileResult, dict[b.SideName, b.BufferRef]]:
+    """As :func:`reconcile`, with each side's collected rows (what the round read)."""
     lres, rres = collect(steps, "left", run), collect(steps, "right", run)
     inp = b.ReconcileInput(
         tenant=TENANT, run_id=f"{run}.agreed", left=lres.buffer, right=rres.buffer,
         change_column="updated_at", policy=b.ConflictPolicy.LAST_WRITER_WINS,
         limits=b.BatchLimits(batch_rows=300),
     )  # fmt: skip
-    return activity_env().run(steps.reconcile, inp)
+    return activity_env().run(steps.reconcile, inp), {"left": lres.buffer, "right": rres.buffer}
 
 
 def apply(
@@ -83,10 +89,12 @@ def apply(
     *,
     heartbeat: object | None = None,
     activity: str = "apply",
+    read: b.BufferRef | None = None,
 ) -> int:
     inp = b.ApplyInput(
-        tenant=TENANT, connection=side[0], table="items", shadow_table=f"_vsc_bidi_t_{side}", agreed=agreed
-    )
+        tenant=TENANT, connection=side[0], table="items", shadow_table=f"_vsc_bidi_t_{side}", agreed=agreed,
+        read=read,
+    )  # fmt: skip
     fn = steps.apply if activity == "apply" else steps.mark
     return activity_env(heartbeat=heartbeat).run(fn, inp)
 
@@ -121,6 +129,35 @@ def test_a_round_that_died_after_one_apply_converges_on_the_next(bidi) -> None:
     for side in SIDES:
         apply(steps, side, again.agreed, activity="mark")
     converged(steps, left, right, "r3")
+
+
+def test_an_edit_made_after_the_read_is_not_overwritten_and_syncs_next_round(bidi) -> None:
+    steps, left, right = bidi
+    rec, read = reconciled(steps, "r1")
+    # Between the round's read and its apply, users edit a key the other side won on each side:
+    # 151 (the right's edit wins, the left had not changed it) and 1 (the reverse).
+    late = T1 + timedelta(days=1)
+    on_left, on_right = {151: (151, "late-left", 5, late)}, {1: (1, "late-right", 6, late)}
+    write(left, on_left)
+    write(right, on_right)
+    assert apply(steps, "left", rec.agreed, read=read["left"]) == 190 - 1
+    assert apply(steps, "right", rec.agreed, read=read["right"]) == 210 - 1
+    for side in SIDES:  # a retry: still nothing overwritten, nothing written twice
+        assert apply(steps, side, rec.agreed, read=read[side]) == 0
+    for side in SIDES:  # the late edits are not marked agreed: 410 - 1 marked on each side
+        assert apply(steps, side, rec.agreed, activity="mark", read=read[side]) == 409
+    want, _ = expected("last_writer_wins")
+    assert state_of(left) == content_hash({**want, **on_left}.values())
+    assert state_of(right) == content_hash({**want, **on_right}.values())
+    nxt, read = reconciled(steps, "r2")
+    assert (nxt.agreed.rows, nxt.conflicts) == (2, 0)  # the next round reads exactly the two edits
+    assert apply(steps, "left", nxt.agreed, read=read["left"]) == 1
+    assert apply(steps, "right", nxt.agreed, read=read["right"]) == 1
+    for side in SIDES:
+        assert apply(steps, side, nxt.agreed, activity="mark", read=read[side]) == 2
+    final = content_hash({**want, **on_left, **on_right}.values())
+    assert state_of(left) == state_of(right) == final
+    assert (collect(steps, "left", "r3").changed, collect(steps, "right", "r3").changed) == (0, 0)
 
 
 def test_last_writer_wins_orders_versions_and_breaks_ties_by_side() -> None:

@@ -142,6 +142,24 @@ def test_load_all_key_table_is_idempotent(writable: SqlConnector) -> None:
     assert writable.fingerprint(keys_only).rows == 2
 
 
+def test_locked_rows_and_load_share_one_write_transaction(writable: SqlConnector) -> None:
+    """The 3.4.3 lost-update guard: keyed rows read under lock, then upserted in the same transaction."""
+    rows = item_rows()
+    wanted = items_table([rows[0], rows[4], dict(rows[0], id=99)])  # 99 does not exist
+    with writable.write_transaction():
+        held = writable.locked_rows(ITEMS, wanted, table="items")
+    assert held.to_pylist() == items_table([rows[0], rows[4]]).to_pylist()  # typed as extract's rows
+    before = writable.fingerprint(ITEMS)
+    changed = items_table([dict(rows[0], note="changed")])
+    with pytest.raises(RuntimeError), writable.write_transaction():
+        assert writable.load(schema=ITEMS, batch=changed, key=["id"]) == 1
+        raise RuntimeError("the guard's transaction fails after the upsert")
+    assert writable.fingerprint(ITEMS) == before  # the upsert joined it and was rolled back
+    with writable.write_transaction():
+        assert writable.load(schema=ITEMS, batch=changed, key=["id"]) == 1
+    assert writable.fingerprint(ITEMS) != before
+
+
 def test_load_without_write_grant_is_refused(seeded: SqlConnector) -> None:
     before = seeded.fingerprint(ITEMS)
     with pytest.raises(WriteNotGrantedError, match=seeded.profile.name) as info:
