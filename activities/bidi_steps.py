@@ -15,13 +15,14 @@ from __future__ import annotations
 import hashlib
 import json
 from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import pyarrow as pa
 from temporalio import activity
 
+from activities import bidi_triggers as triggers
 from activities.arrowtypes import arrow_schema
+from activities.bidi_policy import Change, decide, version_text
 from activities.buffer import BufferStore
 from activities.connections import ProfileSource
 from activities.errors import (
@@ -91,34 +92,6 @@ def same_columns(left: TableSchema, right: TableSchema) -> None:
         )
 
 
-@dataclass(frozen=True)
-class Change:
-    """One side's changed row, as reconcile holds it."""
-
-    row: dict[str, Any]
-    digest: str
-    version: Any
-
-
-def _order(version: Any) -> tuple[bool, Any]:
-    return (version is not None, version)
-
-
-def decide(
-    left: Change, right: Change, *, policy: b.ConflictPolicy, priority: str | None, tie_winner: str
-) -> str | None:
-    """The side whose row wins a conflict, or None when the policy parks it for a person."""
-    if policy is b.ConflictPolicy.MANUAL:
-        return None
-    if policy is b.ConflictPolicy.SOURCE_PRIORITY:
-        assert priority is not None
-        return priority
-    lv, rv = _order(left.version), _order(right.version)
-    if lv == rv:
-        return tie_winner
-    return "left" if lv > rv else "right"
-
-
 class BidiSteps:
     """The three 3.4.3 activities; one per worker, on the connections and buffer its SyncSteps use."""
 
@@ -159,29 +132,27 @@ class BidiSteps:
                 schema = conn.table_schema(inp.table)
                 if not schema.primary_key:
                     raise InvalidInputError(f"table {inp.table!r} has no primary key", table=inp.table)
-                if schema.column(inp.change_column) is None:
-                    raise InvalidInputError(
-                        f"change column {inp.change_column!r} is not a column of {inp.table!r}",
-                        table=inp.table,
-                        column=inp.change_column,
-                    )
+                source, order, since_column = self._source(conn, schema, inp)
                 shadow = self._read_shadow(conn, inp.shadow_table)
                 writer = buffer.open_writer(tenant=inp.tenant, run_id=inp.run_id, table_schema=schema)
                 rows_read = changed = 0
-                cursor = inp.since
-                order = [inp.change_column, *schema.primary_key]
+                # trigger mode's first round reads the whole table; later rounds the log from seq 0 on
+                cursor = 0 if inp.change_column is None and inp.since is None else inp.since
+                names = [c.name for c in schema.columns]
                 seen: set[str] = set()
                 for batch in conn.extract(
-                    schema=schema,
+                    schema=source,
                     order_by=order,
                     since=inp.since,
-                    since_column=inp.change_column,
+                    since_column=since_column,
                     batch_rows=inp.limits.batch_rows,
                 ):
                     if batch.num_rows == 0:
                         continue
                     rows_read += batch.num_rows
-                    cursor = conn.position_of(batch, order)[0]
+                    if since_column is not None:
+                        cursor = conn.position_of(batch, order)[0]
+                    batch = batch.select(names)
                     keys = row_keys(batch, schema)
                     seen.update(keys)
                     mask = [shadow.get(k) != h for k, h in zip(keys, row_hashes(batch, schema), strict=True)]
@@ -194,6 +165,30 @@ class BidiSteps:
                 return b.CollectResult(
                     buffer=writer.finish(), rows_read=rows_read, changed=changed, max_cursor=cursor
                 )
+
+    @staticmethod
+    def _source(
+        conn: SqlConnector, schema: TableSchema, inp: b.CollectInput
+    ) -> tuple[TableSchema, list[str], str | None]:
+        """What collect reads, in which order, and from which cursor column.
+
+        The table by its change column, or (no change column) the table joined to the
+        trigger-maintained log by ``seq``.
+        """
+        key = list(schema.primary_key)
+        if inp.change_column is None:
+            pg = triggers.require_postgres(conn, inp.table)
+            triggers.install(pg, schema, inp.shadow_table)
+            if inp.since is None:
+                return schema, key, None
+            return triggers.changes_source(pg, schema, inp.shadow_table), [triggers.SEQ, *key], triggers.SEQ
+        if schema.column(inp.change_column) is None:
+            raise InvalidInputError(
+                f"change column {inp.change_column!r} is not a column of {inp.table!r}",
+                table=inp.table,
+                column=inp.change_column,
+            )
+        return schema, [inp.change_column, *key], inp.change_column
 
     @staticmethod
     def _write(writer: Any, batch: pa.RecordBatch, mask: list[bool]) -> int:
@@ -215,7 +210,7 @@ class BidiSteps:
             if selected.num_rows:
                 yield selected
 
-    def _changes(self, ref: BufferRef, tenant: str, change_column: str) -> dict[str, Change]:
+    def _changes(self, ref: BufferRef, tenant: str, change_column: str | None) -> dict[str, Change]:
         buffer = self._require_buffer()
         schema = ref.table_schema
         out: dict[str, Change] = {}
@@ -224,7 +219,8 @@ class BidiSteps:
             for batch in table.to_batches():
                 keys, digests = row_keys(batch, schema), row_hashes(batch, schema)
                 for key, digest, row in zip(keys, digests, batch.to_pylist(), strict=True):
-                    out[key] = Change(row=row, digest=digest, version=row[change_column])
+                    version = row[change_column] if change_column else None
+                    out[key] = Change(row=row, digest=digest, version=version)
             activity.heartbeat()
         return out
 
@@ -243,8 +239,7 @@ class BidiSteps:
             right = self._changes(inp.right, inp.tenant, inp.change_column)
             parked = set(inp.parked)
             resolutions = {r.row_key: r for r in inp.resolutions}
-            change_type = inp.left.table_schema.column(inp.change_column)
-            assert change_type is not None
+            change_type = inp.left.table_schema.column(inp.change_column or "")
             agreed: list[dict[str, Any]] = []
             new: list[b.ConflictRecord] = []
             resolved: list[str] = []
@@ -273,8 +268,8 @@ class BidiSteps:
                     new.append(
                         b.ConflictRecord(
                             row_key=key,
-                            left_version=str(to_json_value(change_type.type, lc.version)),
-                            right_version=str(to_json_value(change_type.type, rc.version)),
+                            left_version=version_text(change_type, lc.version),
+                            right_version=version_text(change_type, rc.version),
                         )
                     )
                 else:
@@ -315,6 +310,7 @@ class BidiSteps:
                 if read is None:
                     read = {**self._read_shadow(dst, inp.shadow_table), **self._hashes(inp.read, inp.tenant)}
                 with dst.write_transaction():
+                    triggers.mark_sync_origin(dst)
                     held, agreed = self._current(dst, schema, table, inp.table)
                     keep = [held.get(k) in (read.get(k), h) for k, h in agreed]
                     return dst.load(

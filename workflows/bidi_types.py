@@ -60,8 +60,10 @@ class BidiInput(Frozen):
     """Names the cursors, the shadow tables (``_vsc_bidi_<pipeline>_<side>``) and the parked conflicts."""
     left: BidiSide
     right: BidiSide
-    change_column: Identifier
-    """Timestamp or version column every writer advances on each change, on both tables."""
+    change_column: Identifier | None = None
+    """Timestamp or version column every writer advances on each change, on both tables. None:
+    change detection by trigger (PostgreSQL sides only; a log table the sync installs, see
+    ``activities/bidi_triggers.py``), where the policy cannot be ``last_writer_wins``."""
     policy: ConflictPolicy = ConflictPolicy.LAST_WRITER_WINS
     priority: SideName | None = None
     """The winning side under ``source_priority`` (required there)."""
@@ -71,6 +73,11 @@ class BidiInput(Frozen):
 
     @model_validator(mode="after")
     def _priority_named(self) -> BidiInput:
+        if self.change_column is None and self.policy is ConflictPolicy.LAST_WRITER_WINS:
+            raise ValueError(
+                "policy last_writer_wins compares change_column values: name the change_column, or "
+                "use source_priority or manual with change detection by trigger (no change_column)"
+            )
         if self.policy is ConflictPolicy.SOURCE_PRIORITY and self.priority is None:
             raise ValueError("policy source_priority needs `priority`: left or right")
         if self.left.location == "local" or self.right.location == "local":
@@ -123,7 +130,8 @@ class CollectInput(Frozen):
     connection: str
     table: Identifier
     shadow_table: Identifier
-    change_column: Identifier
+    change_column: Identifier | None = None
+    """None: read the trigger-maintained change log instead (the cursor is then its ``seq``)."""
     since: Any = None
     include_keys: tuple[str, ...] = ()
     """Keys (canonical JSON) read whatever their change value: resolved conflicts being applied."""
@@ -162,7 +170,7 @@ class ReconcileInput(Frozen):
     run_id: str
     left: BufferRef
     right: BufferRef
-    change_column: Identifier
+    change_column: Identifier | None = None
     policy: ConflictPolicy
     priority: SideName | None = None
     tie_winner: SideName = "left"

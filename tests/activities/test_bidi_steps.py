@@ -3,14 +3,18 @@
 from __future__ import annotations
 
 import dataclasses
+import sqlite3
 from collections.abc import Callable
 from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from pydantic import ValidationError
+from temporalio.exceptions import ApplicationError
 from temporalio.testing import ActivityEnvironment
 
-from activities.bidi_steps import BidiSteps, Change, decide
+from activities.bidi_policy import Change, decide
+from activities.bidi_steps import BidiSteps
 from activities.buffer import BufferStore, DirectoryBackend
 from activities.connections import ConnectionRegistry
 from activities.crypto import LocalKeyring
@@ -174,3 +178,29 @@ def test_last_writer_wins_orders_versions_and_breaks_ties_by_side() -> None:
     assert (
         decide(change(9), change(1), policy=b.ConflictPolicy.MANUAL, priority=None, tie_winner="left") is None
     )
+
+
+def test_trigger_mode_is_refused_on_sqlite_and_without_a_policy_that_needs_no_change_column(
+    tmp_path: Path,
+) -> None:
+    url = f"sqlite:///{tmp_path / 'side.db'}"
+    with sqlite3.connect(tmp_path / "side.db") as conn:
+        conn.execute("CREATE TABLE notes (id INTEGER PRIMARY KEY, body TEXT NOT NULL)")
+    registry = ConnectionRegistry.from_list([{"name": "s", "kind": "sqlite", "url": url, "write": True}])
+    keyring = LocalKeyring(tmp_path / "k", b"k" * 32)
+    buffer = BufferStore(backend=DirectoryBackend(tmp_path / "buffer"), keyring=keyring)
+    steps = BidiSteps(connections=lambda: registry, buffer=buffer)
+    inp = b.CollectInput(
+        tenant=TENANT,
+        run_id="r.left",
+        side="left",
+        connection="s",
+        table="notes",
+        shadow_table="_vsc_bidi_t_left",
+    )
+    with pytest.raises(ApplicationError, match="supported on PostgreSQL only") as info:
+        activity_env().run(steps.collect, inp)
+    assert info.value.type == "InvalidInputError" and info.value.non_retryable
+    side = {"connection": "c", "table": "notes", "location": "cloud"}
+    with pytest.raises(ValidationError, match="last_writer_wins compares change_column"):
+        b.BidiInput(pipeline="p", left=side, right=side)

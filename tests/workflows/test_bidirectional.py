@@ -270,3 +270,44 @@ async def test_vsc_run_starts_a_round_and_prints_both_sides(
     assert "conflicts 260, parked 0, held 0" in out and "/workflows/3.4.3-" in out
     assert re.search(r"right\s*│\s*1,000\s*│\s*1,000\s*│\s*260", out), out
     assert state_of(local) == state_of(cloud)
+
+
+def notes(url: str, sql: str, params: list[Any] | None = None) -> list[tuple[Any, ...]]:
+    with psycopg.connect(url, autocommit=True) as conn:
+        cur = conn.execute(sql, params)
+        return cur.fetchall() if cur.description else []
+
+
+async def test_tables_without_a_change_column_sync_by_trigger_with_no_echoes(
+    env: WorkflowEnvironment, tmp_path: Path, pg_database: Callable[[str], str]
+) -> None:
+    tenant, local, cloud = setup(env, tmp_path, pg_database)
+    rows = [(i, f"note-{i}") for i in range(1, 51)]
+    for url in (local, cloud):
+        notes(url, "CREATE TABLE notes (id bigint PRIMARY KEY, body text NOT NULL)")
+        with psycopg.connect(url, autocommit=True) as conn:
+            conn.cursor().executemany("INSERT INTO notes VALUES (%s, %s)", rows)
+    spec = body(tenant, "source_priority", priority="right", change_column=None)
+    spec["left"]["table"] = spec["right"]["table"] = "notes"
+
+    def state(url: str) -> list[tuple[Any, ...]]:
+        return notes(url, "SELECT id, body FROM notes ORDER BY id")
+
+    async with running(tenant):
+        first = await sync(tenant, spec)
+        assert (first.left.changed, first.right.changed, first.left.rows_written) == (50, 50, 0)
+        notes(local, "UPDATE notes SET body = 'left-' || id WHERE id <= 10 OR id = 21")
+        notes(cloud, "UPDATE notes SET body = 'right-' || id WHERE id BETWEEN 11 AND 21")
+        notes(cloud, "INSERT INTO notes VALUES (51, 'new-on-right')")
+        second = await sync(tenant, spec, scenario="trigger_detection")
+        third = await sync(tenant, spec)
+    want = dict(rows) | {i: f"left-{i}" for i in range(1, 11)} | {i: f"right-{i}" for i in range(11, 22)}
+    want[51] = "new-on-right"
+    assert state(local) == state(cloud) == sorted(want.items())
+    assert (second.left.changed, second.right.changed, second.conflicts) == (11, 12, 1)
+    assert (second.left.rows_written, second.right.rows_written) == (12, 10)
+    assert_no_echo(third)
+    # The sync's own writes were not logged: each log holds exactly its users' edits.
+    log = "SELECT id FROM _vsc_bidi_items_{}_log ORDER BY id"
+    assert [r[0] for r in notes(local, log.format("left"))] == [*range(1, 11), 21]
+    assert [r[0] for r in notes(cloud, log.format("right"))] == [*range(11, 22), 51]

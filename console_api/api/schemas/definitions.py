@@ -56,10 +56,22 @@ class BidiDefinition(BidiInput):
     """Pattern 3.4.3 as saved: the workflow's input, its policy and agent checks made per field.
 
     The workflow checks the same rules on the whole input; here each refusal names its field
-    (``priority``, ``agent``) so a console form can point at it.
+    (``policy``, ``priority``, ``agent``) so a console form can point at it.
     """
 
+    policy: ConflictPolicy = Field(default=ConflictPolicy.LAST_WRITER_WINS, validate_default=True)
     priority: SideName | None = Field(default=None, validate_default=True)
+
+    @field_validator("policy")
+    @classmethod
+    def _policy_fits_detection(cls, value: ConflictPolicy, info: ValidationInfo) -> ConflictPolicy:
+        if value is ConflictPolicy.LAST_WRITER_WINS and "change_column" in info.data:
+            if info.data["change_column"] is None:
+                raise ValueError(
+                    "policy last_writer_wins compares change_column values: name the change_column, "
+                    "or use source_priority or manual with change detection by trigger"
+                )
+        return value
 
     @field_validator("priority")
     @classmethod

@@ -173,6 +173,8 @@ def edit(body: dict[str, Any], path: tuple[Any, ...], value: Any) -> dict[str, A
     return changed
 
 
+BIDI_LWW = edit(edit(BIDI, ("priority",), ...), ("policy",), ...)  # default policy: last_writer_wins
+
 REFUSALS = [
     # (body, path to change, new value, loc under body.input, words of the message)
     (
@@ -217,6 +219,14 @@ REFUSALS = [
     (BIDI, ("priority",), ..., ("priority",), "needs `priority`"),
     (BIDI, ("policy",), "last_writer_wins", ("priority",), "source_priority only"),
     (BIDI, ("agent",), ..., ("agent",), "needs the agent"),
+    # no change_column (trigger detection) leaves last_writer_wins nothing to compare
+    (
+        edit(BIDI_LWW, ("change_column",), ...),
+        ("policy",),
+        "last_writer_wins",
+        ("policy",),
+        "compares change_column",
+    ),
     (BIDI, ("right", "connection"), "cloud_ro", ("right", "connection"), "not granted write"),
     (BIDI, ("right", "location"), "local", ("right", "connection"), "but the connection is cloud"),
     (BIDI, ("agent",), "edge-9", ("agent",), "no enrolled, unrevoked agent"),
