@@ -122,7 +122,7 @@ class BidiSteps:
     def collect(self, inp: b.CollectInput) -> b.CollectResult:
         """Write the side's rows that differ from the shadow, at or after its cursor, into the buffer.
 
-        Read-only on the side; a retry starts over (its earlier chunks are purged with the run).
+        Read-only on the side's data (trigger mode installs its log once); a retry starts over.
         """
         with activity_errors():
             check_tenant(inp.tenant)
