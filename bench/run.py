@@ -17,10 +17,12 @@ from __future__ import annotations
 import argparse
 import asyncio
 import sys
-from collections.abc import Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
+from typing import TypeVar
 
+from pydantic import BaseModel
 from rich.console import Console
 
 from bench.peers import DEFAULT_PEERS, PEERS
@@ -31,6 +33,7 @@ from bench.tunnel import SMOKE_SIZES, TunnelSizes, run_tunnel_bench
 from bench.tunnel_report import print_tunnel
 from bench.wasm import print_wasm, run_wasm_bench
 
+Report = TypeVar("Report", bound=BaseModel)
 RESULTS = Path(__file__).resolve().parent / "results"
 SMOKE_PEERS = ("pgloader",)
 """The smoke run (inside ``make test``) installs nothing: pgloader runs if the machine has it and
@@ -135,6 +138,29 @@ def parse_args(argv: Sequence[str] | None) -> BenchOptions:
     )
 
 
+async def _group(
+    name: str,
+    measure: Callable[[], Awaitable[Report]],
+    show: Callable[[Report], None],
+    *,
+    options: BenchOptions,
+    log: Console,
+    bench_id: str,
+) -> bool:
+    """Measure one group, print its table, write ``<bench_id>-<name>.json``; False if it failed."""
+    try:
+        report = await measure()
+    except Exception as exc:  # a failed group is a result: the other groups' tables still print
+        log.log(f"{name} group FAILED: {type(exc).__name__}: {exc}")
+        return False
+    show(report)
+    path = options.results_dir / f"{bench_id}-{name}.json"
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text(report.model_dump_json(indent=2) + "\n")
+    log.log(f"{name} figures written to {path}")
+    return True
+
+
 async def tunnel_group(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> bool:
     """Measure the gateway against direct gRPC, print its table, write its JSON; False if it failed."""
     sizes = options.tunnel
@@ -142,52 +168,45 @@ async def tunnel_group(options: BenchOptions, *, out: Console, log: Console, ben
         f"tunnel: {sizes.activities} sequential activities x 2 rounds, {sizes.fanout} activities "
         f"{sizes.in_flight} in flight, {sizes.workflows} workflows, {sizes.idle_agents} idle agents"
     )
-    try:
-        report = await run_tunnel_bench(sizes, temporal=options.temporal)
-    except Exception as exc:  # a failed group is a result: the other group's table still prints
-        log.log(f"tunnel group FAILED: {type(exc).__name__}: {exc}")
-        return False
-    print_tunnel(out, report, title=f"bench {bench_id}: tunnel, gateway vs direct gRPC (same run)")
-    path = options.results_dir / f"{bench_id}-tunnel.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report.model_dump_json(indent=2) + "\n")
-    log.log(f"tunnel figures written to {path}")
-    return True
+    title = f"bench {bench_id}: tunnel, gateway vs direct gRPC (same run)"
+    return await _group(
+        "tunnel",
+        lambda: run_tunnel_bench(sizes, temporal=options.temporal),
+        lambda report: print_tunnel(out, report, title=title),
+        options=options,
+        log=log,
+        bench_id=bench_id,
+    )
 
 
 async def transport_group(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> bool:
     """Measure raw TCP, websockets and the tunnel, TLS off and on; print the table, write the JSON."""
     messages, megabytes = options.transport_messages, options.transport_megabytes
     log.log(f"transport: {messages} echoes, {megabytes} MiB one way, {messages * 10} small messages per row")
-    try:
-        report = await run_transport_bench(messages=messages, megabytes=megabytes)
-    except Exception as exc:  # a failed group is a result: the other groups' tables still print
-        log.log(f"transport group FAILED: {type(exc).__name__}: {exc}")
-        return False
-    print_transport(out, report, title=f"bench {bench_id}: transport, tunnel vs its wire (same run)")
-    path = options.results_dir / f"{bench_id}-transport.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report.model_dump_json(indent=2) + "\n")
-    log.log(f"transport figures written to {path}")
-    return True
+    title = f"bench {bench_id}: transport, tunnel vs its wire (same run)"
+    return await _group(
+        "transport",
+        lambda: run_transport_bench(messages=messages, megabytes=megabytes),
+        lambda report: print_transport(out, report, title=title),
+        options=options,
+        log=log,
+        bench_id=bench_id,
+    )
 
 
 async def wasm_group(options: BenchOptions, *, out: Console, log: Console, bench_id: str) -> bool:
     """Time generated-SDK calls against direct httpx, a cold load and a build; False if it failed."""
     log.log(f"wasm: {options.wasm_calls} SDK calls against direct httpx, cold loads, one build")
-    try:
-        report = await asyncio.to_thread(
-            run_wasm_bench, calls=options.wasm_calls, build_cache=options.wasm_build_cache
-        )
-    except Exception as exc:  # a failed group is a result: the other groups' tables still print
-        log.log(f"wasm group FAILED: {type(exc).__name__}: {exc}")
-        return False
-    print_wasm(out, report, title=f"bench {bench_id}: wasm, generated SDK vs direct httpx (same run)")
-    path = options.results_dir / f"{bench_id}-wasm.json"
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text(report.model_dump_json(indent=2) + "\n")
-    log.log(f"wasm figures written to {path}")
-    return True
+    title = f"bench {bench_id}: wasm, generated SDK vs direct httpx (same run)"
+    calls, cache = options.wasm_calls, options.wasm_build_cache
+    return await _group(
+        "wasm",
+        lambda: asyncio.to_thread(run_wasm_bench, calls=calls, build_cache=cache),
+        lambda report: print_wasm(out, report, title=title),
+        options=options,
+        log=log,
+        bench_id=bench_id,
+    )
 
 
 async def bench(options: BenchOptions, *, out: Console, log: Console) -> bool:
