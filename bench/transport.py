@@ -44,11 +44,11 @@ from bench.transport_wire import (
     WARMUP,
     client_context,
     raw_figures,
-    self_signed,
     ws_figures,
 )
 from bench.tunnel import Latency
 from console_api.gateway.session import MAX_PENDING_REQUESTS
+from infra.loopback_tls import self_signed
 from mini_connector.gateway_buffer import GatewayBackend, GatewayChannel
 from mini_connector.tunnel import Backoff, InMemoryEd25519Signer, TunnelClient, TunnelOptions
 from mini_connector.tunnel.rpc import Request, raise_for

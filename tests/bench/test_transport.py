@@ -12,7 +12,8 @@ from rich.console import Console
 from bench.run import parse_args
 from bench.transport import TRANSPORTS, CorruptionError, check_same, run_transport_bench, wire_server
 from bench.transport_report import render_transport
-from bench.transport_wire import client_context, raw_figures, self_signed, ws_figures
+from bench.transport_wire import client_context, raw_figures, ws_figures
+from infra.loopback_tls import self_signed
 
 
 async def test_transport_bench_reports_every_row_with_positive_finite_figures() -> None:

@@ -3,23 +3,18 @@
 from __future__ import annotations
 
 import asyncio
-import datetime as dt
-import ipaddress
 from collections.abc import AsyncIterator, Callable
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
 
 import pytest
-from cryptography import x509
-from cryptography.hazmat.primitives import hashes, serialization
-from cryptography.hazmat.primitives.asymmetric import ec
-from cryptography.x509.oid import NameOID
 from temporalio.testing import WorkflowEnvironment
 
 from activities.errors import GatewayCertificateError, GatewayRefusedError, InvalidInputError
 from activities.metadata import make_engine
 from console_api.gateway import Gateway, GatewaySettings, issue_enrollment_token
 from infra.demo.load import create_and_load
+from infra.loopback_tls import self_signed
 from mini_connector.enroll import enroll
 from mini_connector.identity import AgentKey
 from mini_connector.worker import build_worker, connect
@@ -29,38 +24,9 @@ from tests.workflows.test_sync_patterns import NAMES, all_tables, assert_verifie
 from workflows.sync_types import SyncResult
 
 
-def self_signed(directory: Path) -> tuple[Path, Path]:
-    """A CA-flagged certificate for IP 127.0.0.1 and its key, as PEM files."""
-    key = ec.generate_private_key(ec.SECP256R1())
-    name = x509.Name([x509.NameAttribute(NameOID.COMMON_NAME, "vsc test gateway")])
-    now = dt.datetime.now(dt.UTC)
-    cert = (
-        x509.CertificateBuilder()
-        .subject_name(name)
-        .issuer_name(name)
-        .public_key(key.public_key())
-        .serial_number(x509.random_serial_number())
-        .not_valid_before(now - dt.timedelta(minutes=5))
-        .not_valid_after(now + dt.timedelta(days=1))
-        .add_extension(
-            x509.SubjectAlternativeName([x509.IPAddress(ipaddress.ip_address("127.0.0.1"))]), False
-        )
-        .add_extension(x509.BasicConstraints(ca=True, path_length=None), critical=True)
-        .sign(key, hashes.SHA256())
-    )
-    cert_path, key_path = directory / "gateway.pem", directory / "gateway.key"
-    cert_path.write_bytes(cert.public_bytes(serialization.Encoding.PEM))
-    key_path.write_bytes(
-        key.private_bytes(
-            serialization.Encoding.PEM, serialization.PrivateFormat.PKCS8, serialization.NoEncryption()
-        )
-    )
-    return cert_path, key_path
-
-
 @pytest.fixture
 async def tls_rig(env: WorkflowEnvironment, tmp_path: Path) -> AsyncIterator[tuple[GatewayRig, Path]]:
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed(tmp_path, name="gateway")
     engine = make_engine(f"sqlite:///{tmp_path / 'metadata.db'}")
     settings = gateway_settings(env, tmp_path, gateway_id="gw-tls", tls_cert=cert, tls_key=key)
     async with Gateway(settings, engine=engine) as gateway:
@@ -132,7 +98,7 @@ def test_plain_ws_is_allowed_on_loopback(host: str, tmp_path: Path) -> None:
 
 
 def test_a_certificate_on_a_public_address_is_accepted_without_listening(tmp_path: Path) -> None:
-    cert, key = self_signed(tmp_path)
+    cert, key = self_signed(tmp_path, name="gateway")
     settings = GatewaySettings(
         host="0.0.0.0", port=0, tls_cert=cert, tls_key=key, metadata_url=f"sqlite:///{tmp_path / 'm.db'}"
     )
